@@ -1,0 +1,45 @@
+// One WebSocket per page to /ws/events/: every server push arrives here and is re-dispatched as a
+// DOM event `platform:<type>` (e.g. `platform:price.update`) for the page's own scripts and for
+// htmx triggers. Reconnects with jittered backoff so a server restart heals by itself.
+(function () {
+  "use strict";
+  const path = document.body.dataset.eventsUrl;
+  if (!path) return;
+  const badge = document.getElementById("live-status");
+  const log = document.getElementById("event-log");
+  let attempt = 0;
+
+  function setOnline(online) {
+    if (!badge) return;
+    badge.textContent = online ? "live" : "offline";
+    badge.classList.toggle("online", online);
+  }
+
+  function record(event) {
+    if (!log) return;
+    if (log.dataset.started !== "1") { log.innerHTML = ""; log.dataset.started = "1"; }
+    const item = document.createElement("li");
+    item.textContent = new Date().toISOString().slice(11, 19) + " " + event.type + " " + JSON.stringify(event.data);
+    log.prepend(item);
+    while (log.children.length > 50) log.lastChild.remove();
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    const socket = new WebSocket(scheme + location.host + path);
+    socket.onopen = function () { attempt = 0; setOnline(true); };
+    socket.onmessage = function (message) {
+      const event = JSON.parse(message.data);
+      record(event);
+      document.dispatchEvent(new CustomEvent("platform:" + event.type, { detail: event.data }));
+    };
+    socket.onclose = function () {
+      setOnline(false);
+      // A refused handshake (logged out) looks like any other drop here; the backoff keeps
+      // retries rare, and the next page load redirects to the login page anyway.
+      const delay = Math.min(30000, 500 * 2 ** attempt++) * (0.5 + Math.random());
+      setTimeout(connect, delay);
+    };
+  }
+  connect();
+})();

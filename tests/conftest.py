@@ -1,0 +1,55 @@
+import os
+
+import pytest
+from django.conf import settings
+
+from tests.support.servers import (  # noqa: F401  (fixtures)
+    asgi_live_server,
+    served_worker,
+)
+
+ON_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_configure(config):
+    # Under CI the suite must exercise the served profile for real; a silent fallback to SQLite
+    # or the in-memory layer would let everything pass while testing the wrong thing.
+    if not ON_CI:
+        return
+    problems = []
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        problems.append("DATABASE_URL does not point at PostgreSQL")
+    if settings.PLATFORM_PROFILE != "served":
+        problems.append("REDIS_URL is not set")
+    if problems:
+        raise pytest.UsageError("CI=true but " + " and ".join(problems) + " (see .ci/run)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if settings.PLATFORM_PROFILE == "served":
+        return
+    skip = pytest.mark.skip(reason="served profile only: set DATABASE_URL and REDIS_URL (CI does)")
+    for item in items:
+        if "served" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def trader(django_user_model):
+    return django_user_model.objects.create_user(
+        username="trader", email="trader@example.com", password="correct horse battery"
+    )
+
+
+@pytest.fixture
+def other_trader(django_user_model):
+    return django_user_model.objects.create_user(
+        username="outsider", email="outsider@example.com", password="correct horse battery"
+    )
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_superuser(
+        username="boss", email="boss@example.com", password="correct horse battery"
+    )

@@ -1,0 +1,87 @@
+"""The user's event socket: Channels' communicator, then a real socket to a running daphne."""
+
+import asyncio
+import json
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from tradingsite.asgi import application
+from tradingsite.events import send_to_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def session_cookie(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}"
+
+
+def communicator(headers: list[tuple[bytes, bytes]]) -> WebsocketCommunicator:
+    return WebsocketCommunicator(application, "/ws/events/", headers=headers)
+
+
+def test_a_connected_trader_receives_what_is_sent_to_their_group(trader, other_trader):
+    my_cookie, their_cookie = session_cookie(trader).encode(), session_cookie(other_trader).encode()
+
+    async def scenario():
+        mine = communicator([(b"cookie", my_cookie), (b"origin", b"http://127.0.0.1")])
+        theirs = communicator([(b"cookie", their_cookie), (b"origin", b"http://127.0.0.1")])
+        assert (await mine.connect())[0]
+        assert (await theirs.connect())[0]
+        await asyncio.to_thread(send_to_user, user_id=trader.pk, event_type="order.update",
+                                data={"id": 7})
+        assert await mine.receive_json_from(timeout=5) == {"type": "order.update",
+                                                           "data": {"id": 7}}
+        assert await theirs.receive_nothing(timeout=0.3)
+        await mine.disconnect()
+        await theirs.disconnect()
+
+    asyncio.run(scenario())
+
+
+def test_an_anonymous_connection_is_refused():
+    async def scenario():
+        connected, code = await communicator([(b"origin", b"http://127.0.0.1")]).connect()
+        assert not connected
+        assert code == 4401
+
+    asyncio.run(scenario())
+
+
+def test_a_connection_from_a_foreign_origin_is_refused(trader):
+    cookie = session_cookie(trader).encode()
+
+    async def scenario():
+        connected, _ = await communicator([(b"cookie", cookie),
+                                           (b"origin", b"https://evil.example")]).connect()
+        assert not connected
+
+    asyncio.run(scenario())
+
+
+def test_a_real_socket_to_the_running_server_receives_the_users_events(asgi_live_server, trader):
+    headers = {"Cookie": session_cookie(trader), "Origin": asgi_live_server.url}
+
+    with connect(asgi_live_server.ws_url + "/ws/events/", additional_headers=headers) as socket:
+        socket.send(json.dumps({"type": "ping"}))
+        assert json.loads(socket.recv(timeout=5)) == {"type": "pong"}
+        send_to_user(user_id=trader.pk, event_type="price.update",
+                     data={"symbol": "BTCUSDT", "price": "64000.01"})
+        assert json.loads(socket.recv(timeout=5)) == {
+            "type": "price.update", "data": {"symbol": "BTCUSDT", "price": "64000.01"}}
+
+
+def test_the_running_server_refuses_anonymous_and_foreign_origin_sockets(asgi_live_server,
+                                                                           trader):
+    url = asgi_live_server.ws_url + "/ws/events/"
+    with pytest.raises(InvalidStatus, match="403"):
+        connect(url, additional_headers={"Origin": asgi_live_server.url})
+
+    foreign = {"Cookie": session_cookie(trader), "Origin": "https://evil.example"}
+    with pytest.raises(InvalidStatus, match="403"):
+        connect(url, additional_headers=foreign)

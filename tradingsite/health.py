@@ -1,0 +1,68 @@
+"""Liveness and readiness probes, JSON for load balancers and operators."""
+
+import uuid
+from datetime import datetime
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.utils import timezone
+
+from tradingsite.celery import app as celery_app
+from tradingsite.tasks import HEARTBEAT_CACHE_KEY
+
+
+def check_database() -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return {"ok": True, "vendor": connection.vendor}
+
+
+def check_channel_layer() -> dict:
+    layer = get_channel_layer()
+
+    async def round_trip():
+        channel = await layer.new_channel("readyz.")
+        await layer.send(channel, {"type": "readyz.ping", "id": uuid.uuid4().hex})
+        return await layer.receive(channel)
+
+    async_to_sync(round_trip)()
+    return {"ok": True, "backend": type(layer).__name__}
+
+
+def check_broker() -> dict:
+    with celery_app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+        transport = conn.transport_cls
+    return {"ok": True, "transport": transport}
+
+
+def heartbeat_status() -> dict:
+    """Informational: when beat last had a worker run its heartbeat task."""
+    raw = cache.get(HEARTBEAT_CACHE_KEY)
+    if raw is None:
+        return {"ok": False, "last": None}
+    age = (timezone.now() - datetime.fromisoformat(raw)).total_seconds()
+    fresh = age < 3 * settings.PLATFORM_HEARTBEAT_SECONDS + 5
+    return {"ok": fresh, "last": raw, "age_seconds": round(age, 1)}
+
+
+READINESS_CHECKS = {
+    "database": check_database,
+    "channel_layer": check_channel_layer,
+    "broker": check_broker,
+}
+
+
+def readiness() -> tuple[bool, dict]:
+    results = {}
+    for name, check in READINESS_CHECKS.items():
+        try:
+            results[name] = check()
+        except Exception as exc:  # noqa: BLE001 - a probe reports every failure, whatever it is
+            results[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    ready = all(result["ok"] for result in results.values())
+    results["heartbeat"] = heartbeat_status()
+    return ready, results
