@@ -1,6 +1,11 @@
+from datetime import timedelta
+
 import pytest
+from django.core.cache import cache
+from django.utils import timezone
 
 from tradingsite import health
+from tradingsite.tasks import HEARTBEAT_CACHE_KEY, heartbeat
 
 
 def test_healthz_answers_without_the_database(client):
@@ -43,3 +48,18 @@ def test_health_page_shows_every_check(client):
     assert response.status_code == 200
     for name in ("database", "channel_layer", "broker", "heartbeat"):
         assert name in response.content.decode()
+
+
+def test_the_heartbeat_is_waiting_after_a_start_then_fresh_then_stale(settings, monkeypatch):
+    settings.PLATFORM_HEARTBEAT_SECONDS = 10
+    cache.delete(HEARTBEAT_CACHE_KEY)
+    monkeypatch.setattr(health, "PROCESS_STARTED_AT", timezone.now())
+    assert health.heartbeat_status() == {"ok": True, "last": None, "waiting": True}
+
+    heartbeat()
+    assert health.heartbeat_status()["ok"]
+
+    long_ago = (timezone.now() - timedelta(minutes=5)).isoformat()
+    cache.set(HEARTBEAT_CACHE_KEY, long_ago)
+    monkeypatch.setattr(health, "PROCESS_STARTED_AT", timezone.now() - timedelta(hours=1))
+    assert health.heartbeat_status()["ok"] is False

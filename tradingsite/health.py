@@ -39,14 +39,21 @@ def check_broker() -> dict:
     return {"ok": True, "transport": transport}
 
 
+PROCESS_STARTED_AT = timezone.now()
+
+
 def heartbeat_status() -> dict:
-    """Informational: when beat last had a worker run its heartbeat task."""
+    """Informational: when beat last had a worker run its heartbeat task.
+
+    Right after a start no heartbeat can exist yet; that is `waiting`, not a failure.
+    """
+    allowed_age = 3 * settings.PLATFORM_HEARTBEAT_SECONDS + 5
     raw = cache.get(HEARTBEAT_CACHE_KEY)
     if raw is None:
-        return {"ok": False, "last": None}
+        uptime = (timezone.now() - PROCESS_STARTED_AT).total_seconds()
+        return {"ok": uptime < allowed_age, "last": None, "waiting": uptime < allowed_age}
     age = (timezone.now() - datetime.fromisoformat(raw)).total_seconds()
-    fresh = age < 3 * settings.PLATFORM_HEARTBEAT_SECONDS + 5
-    return {"ok": fresh, "last": raw, "age_seconds": round(age, 1)}
+    return {"ok": age < allowed_age, "last": raw, "age_seconds": round(age, 1)}
 
 
 READINESS_CHECKS = {
