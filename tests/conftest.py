@@ -3,6 +3,7 @@ import os
 import pytest
 from django.conf import settings
 
+from tests.support.browser import page  # noqa: F401  (fixture)
 from tests.support.servers import (  # noqa: F401  (fixtures)
     asgi_live_server,
     served_worker,

@@ -8,6 +8,7 @@ Two profiles of the same code:
 Every variable read here is documented in `.env.example` and the README.
 """
 
+import warnings
 from pathlib import Path
 
 import environ
@@ -204,6 +205,9 @@ STORAGES = {
 # Serve straight from the app and project folders too, so the embedded profile needs no
 # collectstatic step to show the admin and the pages.
 WHITENOISE_USE_FINDERS = True
+# WhiteNoise streams files through sync iterators, which Django's ASGI handler consumes in a
+# thread and warns about; for small static files that is fine and the warning is only noise.
+warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume synchronous")
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
