@@ -1,0 +1,1 @@
+"""Exchange rules that need no network: Binance symbol filters (``filters``)."""
