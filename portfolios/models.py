@@ -1,1 +1,78 @@
-# Models arrive with the issue that builds this app.
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from marketdata.exchange.clients import Venue
+from tradingsite import crypto
+
+
+class ExchangeAccount(models.Model):
+    """A trader's Binance API key. The key and secret are stored encrypted (tradingsite.crypto)
+    and shown nowhere but as their last four characters."""
+
+    class Mode(models.TextChoices):
+        LIVE = "live", "Binance live"
+        TESTNET = "testnet", "Binance testnet"
+        LOCAL = "local", "Local Binance (custom base URL)"
+
+    class Market(models.TextChoices):
+        SPOT = "spot", "Spot"
+        FUTURES = "futures", "USD-M futures"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                              related_name="exchange_accounts")
+    name = models.CharField(max_length=100)
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.TESTNET)
+    market = models.CharField(max_length=10, choices=Market.choices, default=Market.SPOT)
+    base_url = models.URLField(blank=True, help_text="Only for a local Binance, e.g. "
+                               "http://127.0.0.1:9100")
+    api_key_encrypted = models.TextField(editable=False)
+    api_secret_encrypted = models.TextField(editable=False)
+    api_key_last4 = models.CharField(max_length=4, editable=False)
+    api_secret_last4 = models.CharField(max_length=4, editable=False)
+    # What Binance said of the key when it was saved (GET /sapi/v1/account/apiRestrictions).
+    can_trade = models.BooleanField(null=True, editable=False)
+    can_trade_futures = models.BooleanField(null=True, editable=False)
+    ip_restricted = models.BooleanField(null=True, editable=False)
+    restrictions_checked_at = models.DateTimeField(null=True, editable=False)
+    warning = models.CharField(max_length=300, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="exchange_account_unique_name"),
+            models.CheckConstraint(
+                condition=~Q(mode="local") | ~Q(base_url=""),
+                name="exchange_account_local_needs_base_url",
+            ),
+        ]
+        ordering = ["owner_id", "name"]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_mode_display()}, {self.get_market_display()})"
+
+    def set_credentials(self, *, api_key: str, api_secret: str) -> None:
+        self.api_key_encrypted = crypto.encrypt(api_key)
+        self.api_secret_encrypted = crypto.encrypt(api_secret)
+        self.api_key_last4 = crypto.last4(api_key)
+        self.api_secret_last4 = crypto.last4(api_secret)
+
+    def credentials(self) -> tuple[str, str]:
+        """The plaintext key and secret, for building a client; never for display or logs."""
+        return crypto.decrypt(self.api_key_encrypted), crypto.decrypt(self.api_secret_encrypted)
+
+    def reencrypt(self) -> None:
+        self.api_key_encrypted = crypto.reencrypt(self.api_key_encrypted)
+        self.api_secret_encrypted = crypto.reencrypt(self.api_secret_encrypted)
+
+    @property
+    def masked_key(self) -> str:
+        return f"…{self.api_key_last4}" if self.api_key_last4 else "…"
+
+    @property
+    def masked_secret(self) -> str:
+        return f"…{self.api_secret_last4}" if self.api_secret_last4 else "…"
+
+    def venue(self) -> Venue:
+        return Venue(mode=self.mode, base_url=self.base_url)

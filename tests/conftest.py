@@ -3,16 +3,22 @@ import os
 import pytest
 from django.conf import settings
 
+from marketdata.exchange.clients import LOCAL, Venue
+from marketdata.exchange.gateway import reset_venue_state
 from tests.support.browser import page  # noqa: F401  (fixture)
 from tests.support.servers import (  # noqa: F401  (fixtures)
     asgi_live_server,
     served_worker,
 )
 
+pytest_plugins = ["tests.localbinance.fixtures"]
+
 ON_CI = os.environ.get("CI", "").lower() == "true"
 
 
 def pytest_configure(config):
+    if not settings.configured:  # run with -p no:django: only the Django-free tests
+        return
     # Under CI the suite must exercise the served profile for real; a silent fallback to SQLite
     # or the in-memory layer would let everything pass while testing the wrong thing.
     if not ON_CI:
@@ -27,7 +33,7 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    if settings.PLATFORM_PROFILE == "served":
+    if not settings.configured or settings.PLATFORM_PROFILE == "served":
         return
     skip = pytest.mark.skip(reason="served profile only: set DATABASE_URL and REDIS_URL (CI does)")
     for item in items:
@@ -54,3 +60,12 @@ def staff(django_user_model):
     return django_user_model.objects.create_superuser(
         username="boss", email="boss@example.com", password="correct horse battery"
     )
+
+
+@pytest.fixture
+def local_venue(local_binance):
+    """The local Binance as a platform venue, with no limiter or circuit state left over."""
+    venue = Venue(mode=LOCAL, base_url=local_binance.rest_url)
+    reset_venue_state(venue)
+    yield venue
+    reset_venue_state(venue)

@@ -8,6 +8,7 @@ Two profiles of the same code:
 Every variable read here is documented in `.env.example` and the README.
 """
 
+import os
 import warnings
 from pathlib import Path
 
@@ -103,8 +104,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
     }
-    # A file, not :memory:, so test servers in other threads and processes see the test data.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
+    # A file, not :memory:, so test servers in other threads and processes see the test data;
+    # one per test run, so two runs side by side do not share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test_db_{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -148,6 +150,24 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": PLATFORM_HEARTBEAT_SECONDS,
     },
 }
+
+# --- Binance ----------------------------------------------------------------------------------
+# Where public market data and exchangeInfo come from (paper trading fills on it too):
+# "live", "testnet", or the base URL of a local Binance (http://127.0.0.1:9100).
+BINANCE_MARKET_DATA_VENUE = env("BINANCE_MARKET_DATA_VENUE", default="live")
+# The market-stream supervisor (manage.py run_streams, or a thread of runplatform).
+MARKET_STREAMS_ENABLED = env.bool("MARKET_STREAMS_ENABLED", default=True)
+STREAM_SILENCE_SECONDS = env.float("STREAM_SILENCE_SECONDS", default=30.0)
+# Unset: a symbol is stale after two of its shortest candle intervals without data.
+STREAM_STALE_SECONDS = env.float("STREAM_STALE_SECONDS", default=None)
+STREAM_RESUBSCRIBE_SECONDS = env.float("STREAM_RESUBSCRIBE_SECONDS", default=10.0)
+STREAM_PUSH_INTERVAL = env.float("STREAM_PUSH_INTERVAL", default=0.2)
+CELERY_BEAT_SCHEDULE["symbols-sync-spot"] = {
+    "task": "marketdata.tasks.symbols_sync_task", "schedule": 3600.0, "args": ["spot"]}
+CELERY_BEAT_SCHEDULE["klines-sync-watched"] = {
+    "task": "marketdata.tasks.klines_sync_watched_task", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["symbols-sync-futures"] = {
+    "task": "marketdata.tasks.symbols_sync_task", "schedule": 3600.0, "args": ["futures"]}
 
 # --- Accounts -------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

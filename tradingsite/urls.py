@@ -9,5 +9,7 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("health/", views.health_page, name="health"),
     path("accounts/", include("allauth.urls")),
+    path("api/", include("tradingsite.api_urls")),
+    path("market/", include("marketdata.urls")),
     path("admin/", admin.site.urls),
 ]

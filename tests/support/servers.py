@@ -132,6 +132,18 @@ def asgi_live_server(django_db_setup, django_db_blocker):
     yield live
     reactor.callFromThread(reactor.stop)
     thread.join(10)
+    with django_db_blocker.unblock():
+        _close_other_sessions()
+
+
+def _close_other_sessions() -> None:
+    """The server's request threads keep their connections; PostgreSQL refuses to drop the
+    test database while any is open, so end them once the server has stopped."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,50 @@
+from django import forms
+from django.contrib import admin, messages
+
+from portfolios.models import ExchangeAccount
+from portfolios.services import ExchangeAccountRefused, exchange_account_prepare
+
+
+class ExchangeAccountForm(forms.ModelForm):
+    # A local Binance listens on plain http on loopback; do not assume https.
+    base_url = forms.URLField(required=False, assume_scheme="http",
+                              help_text=ExchangeAccount._meta.get_field("base_url").help_text)
+    # Write-only: what is typed is encrypted on save; nothing is ever rendered back.
+    api_key = forms.CharField(widget=forms.PasswordInput(render_value=False), required=False,
+                              help_text="Leave empty to keep the stored key.")
+    api_secret = forms.CharField(widget=forms.PasswordInput(render_value=False), required=False,
+                                 help_text="Leave empty to keep the stored secret.")
+
+    class Meta:
+        model = ExchangeAccount
+        fields = ["owner", "name", "mode", "market", "base_url"]
+
+    def _post_clean(self):
+        super()._post_clean()  # self.instance now carries the form's fields
+        if self.errors:
+            return
+        key, secret = self.cleaned_data.get("api_key"), self.cleaned_data.get("api_secret")
+        if self.instance.pk is None and not (key and secret):
+            self.add_error(None, "A new account needs both the API key and its secret.")
+            return
+        try:
+            exchange_account_prepare(account=self.instance, api_key=key or None,
+                                     api_secret=secret or None)
+        except ExchangeAccountRefused as refused:
+            self.add_error(None, str(refused))
+
+
+@admin.register(ExchangeAccount)
+class ExchangeAccountAdmin(admin.ModelAdmin):
+    form = ExchangeAccountForm
+    list_display = ["name", "owner", "mode", "market", "masked_key", "ip_restricted",
+                    "warning", "updated_at"]
+    list_filter = ["mode", "market"]
+    search_fields = ["name", "owner__username"]
+    readonly_fields = ["masked_key", "masked_secret", "can_trade", "can_trade_futures",
+                       "ip_restricted", "restrictions_checked_at", "warning"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)  # the form already checked the key
+        if obj.warning:
+            self.message_user(request, obj.warning, messages.WARNING)

@@ -1,0 +1,17 @@
+"""The DRF API under /api/: each app registers its viewsets here as it lands."""
+
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from marketdata.api import CandleListApi, SymbolViewSet, TickerListApi
+from portfolios.api import ExchangeAccountViewSet
+
+router = DefaultRouter()
+router.register("exchange-accounts", ExchangeAccountViewSet, basename="exchange-account")
+router.register("symbols", SymbolViewSet, basename="symbol")
+
+urlpatterns = [
+    path("candles/", CandleListApi.as_view(), name="candle-list"),
+    path("tickers/", TickerListApi.as_view(), name="ticker-list"),
+    *router.urls,
+]
