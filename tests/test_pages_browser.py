@@ -20,9 +20,9 @@ def test_a_trader_logs_in_and_the_dashboard_shows_live_events(page, asgi_live_se
     page.wait_for_selector("#live-status.online", timeout=10_000)
     # Off the test thread, as a worker would: Playwright's loop occupies this one.
     with ThreadPoolExecutor(1) as producer:
-        producer.submit(send_to_user, user_id=trader.pk, event_type="price.update",
-                        data={"symbol": "BTCUSDT", "price": "64000.01"}).result()
-    page.wait_for_selector("#event-log li:has-text('64000.01')", timeout=10_000)
+        producer.submit(send_to_user, user_id=trader.pk, event_type="order.update",
+                        data={"client_order_id": "ours-42", "status": "FILLED"}).result()
+    page.wait_for_selector("#event-log li:has-text('ours-42')", timeout=10_000)
     screenshot(page, "dashboard-live-event")
 
 

@@ -13,6 +13,8 @@ import contextlib
 from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer
 
+HANDOVER_TIMEOUT = 5.0
+
 
 class ThreadSafeInMemoryChannelLayer(InMemoryChannelLayer):
     def __init__(self, **kwargs):
@@ -25,11 +27,17 @@ class ThreadSafeInMemoryChannelLayer(InMemoryChannelLayer):
 
     async def send(self, channel, message):
         loop = self._receiver_loops.get(channel)
-        if loop is None or loop.is_closed() or loop is asyncio.get_running_loop():
+        if loop is None or not loop.is_running() or loop is asyncio.get_running_loop():
+            # No waiter on another running loop: a plain put is safe and nothing needs waking.
             return await super().send(channel, message)
         parent_send = super().send
         future = asyncio.run_coroutine_threadsafe(parent_send(channel, message), loop)
-        await asyncio.wrap_future(future)
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(future), HANDOVER_TIMEOUT)
+        except TimeoutError:
+            # The receiving loop stopped between our check and the hand-over: nobody is
+            # listening any more, so the message is dropped, as a closed socket's would be.
+            future.cancel()
 
     async def group_send(self, group, message):
         self.require_valid_group_name(group)

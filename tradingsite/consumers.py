@@ -1,8 +1,21 @@
 """The one authenticated WebSocket: every push to a trader's pages goes through it."""
 
+import re
+
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from marketdata.stream_sink import symbol_group
 from tradingsite.events import user_group
+
+MAX_SYMBOLS = 50
+SYMBOL_PATTERN = re.compile(r"^[A-Z0-9]{2,30}$")
+
+
+def _valid_symbols(symbols) -> set[str] | None:
+    if not isinstance(symbols, list) or len(symbols) > MAX_SYMBOLS:
+        return None
+    cleaned = {str(s).upper() for s in symbols}
+    return cleaned if all(SYMBOL_PATTERN.match(s) for s in cleaned) else None
 
 
 class EventsConsumer(AsyncJsonWebsocketConsumer):
@@ -17,13 +30,32 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
 
     async def disconnect(self, code):
-        for group in getattr(self, "groups_joined", []):
+        groups = [*getattr(self, "groups_joined", []), *getattr(self, "symbol_groups", [])]
+        for group in groups:
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive_json(self, content, **kwargs):
-        # Clients only listen for now; a ping lets them check the connection end to end.
-        if content.get("type") == "ping":
+        kind = content.get("type")
+        if kind == "ping":  # lets a client check the connection end to end
             await self.send_json({"type": "pong"})
+        elif kind == "subscribe":
+            await self.subscribe_symbols(content.get("symbols"))
+
+    async def subscribe_symbols(self, symbols) -> None:
+        """Join the public price groups of the symbols a page shows (replacing earlier ones)."""
+        wanted = _valid_symbols(symbols)
+        if wanted is None:
+            await self.send_json({"type": "error", "data": {
+                "message": f"subscribe takes a list of up to {MAX_SYMBOLS} symbols"}})
+            return
+        current = set(getattr(self, "symbol_groups", set()))
+        target = {symbol_group(s) for s in wanted}
+        for group in current - target:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        for group in target - current:
+            await self.channel_layer.group_add(group, self.channel_name)
+        self.symbol_groups = target
+        await self.send_json({"type": "subscribed", "data": {"symbols": sorted(wanted)}})
 
     async def event_forward(self, message):
         """Forward an event produced by `events.send_to_user` unchanged to the browser."""

@@ -58,7 +58,19 @@ def start_beat(app: Celery) -> threading.Thread:
     return beat
 
 
-def stop(worker: ThreadWorker | None, beat=None) -> None:
+def start_streams():
+    """The market-stream supervisors in a thread, so their pushes reach this process's pages."""
+    from marketdata.stream_runner import StreamThread
+
+    streams = StreamThread()
+    streams.start()
+    logger.info("embedded market streams started")
+    return streams
+
+
+def stop(worker: ThreadWorker | None, beat=None, streams=None) -> None:
+    if streams is not None:
+        streams.stop()
     if beat is not None:
         beat.stop()
     if worker is not None:

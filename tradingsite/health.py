@@ -10,6 +10,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
+from marketdata import live
 from tradingsite.celery import app as celery_app
 from tradingsite.tasks import HEARTBEAT_CACHE_KEY
 
@@ -63,6 +64,18 @@ READINESS_CHECKS = {
 }
 
 
+def streams_status() -> dict:
+    """Informational: whether the market-stream supervisors report and are connected."""
+    markets = {market: live.stream_status(market) for market in ("spot", "futures")}
+    summary = {market: (None if status is None else
+                        {"alive": status["alive"], "connected": status.get("connected"),
+                         "stale": sorted(s for s, e in status.get("symbols", {}).items()
+                                         if e["stale"])})
+               for market, status in markets.items()}
+    spot = markets["spot"]
+    return {"ok": bool(spot and spot["alive"] and spot.get("connected")), **summary}
+
+
 def readiness() -> tuple[bool, dict]:
     results = {}
     for name, check in READINESS_CHECKS.items():
@@ -72,4 +85,6 @@ def readiness() -> tuple[bool, dict]:
             results[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     ready = all(result["ok"] for result in results.values())
     results["heartbeat"] = heartbeat_status()
+    if settings.MARKET_STREAMS_ENABLED:
+        results["streams"] = streams_status()
     return ready, results

@@ -8,6 +8,23 @@
   const badge = document.getElementById("live-status");
   const log = document.getElementById("event-log");
   let attempt = 0;
+  let socket = null;
+  let symbols = [];
+
+  // Pages call platformEvents.subscribe(["BTCUSDT", ...]) to receive those symbols' prices;
+  // the wish is remembered and sent again after every reconnect.
+  window.platformEvents = {
+    subscribe: function (wanted) {
+      symbols = wanted;
+      sendSubscription();
+    },
+  };
+
+  function sendSubscription() {
+    if (socket && socket.readyState === WebSocket.OPEN && symbols.length) {
+      socket.send(JSON.stringify({ type: "subscribe", symbols: symbols }));
+    }
+  }
 
   function setOnline(online) {
     if (!badge) return;
@@ -26,11 +43,11 @@
 
   function connect() {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    const socket = new WebSocket(scheme + location.host + path);
-    socket.onopen = function () { attempt = 0; setOnline(true); };
+    socket = new WebSocket(scheme + location.host + path);
+    socket.onopen = function () { attempt = 0; setOnline(true); sendSubscription(); };
     socket.onmessage = function (message) {
       const event = JSON.parse(message.data);
-      record(event);
+      if (!event.type.startsWith("price.") && !event.type.startsWith("candle.")) record(event);
       document.dispatchEvent(new CustomEvent("platform:" + event.type, { detail: event.data }));
     };
     socket.onclose = function () {

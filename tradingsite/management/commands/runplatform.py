@@ -19,6 +19,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-worker", action="store_true",
                             help="serve pages only (a separate worker consumes the broker)")
         parser.add_argument("--no-beat", action="store_true", help="do not run beat here")
+        parser.add_argument("--no-streams", action="store_true",
+                            help="do not follow market streams here (run_streams elsewhere)")
 
     def handle(self, *args, **options):
         if settings.PLATFORM_PROFILE == "served" and not options["no_worker"]:
@@ -28,11 +30,13 @@ class Command(BaseCommand):
             )
         from channels.routing import get_default_application
 
-        worker = beat = None
+        worker = beat = streams = None
         if not options["no_worker"]:
             worker = embedded.start_worker(celery_app, concurrency=options["worker_concurrency"])
         if not options["no_beat"]:
             beat = embedded.start_beat(celery_app)
+        if settings.MARKET_STREAMS_ENABLED and not options["no_streams"]:
+            streams = embedded.start_streams()
         url = f"http://{options['host']}:{options['port']}/"
         profile = settings.PLATFORM_PROFILE
         self.stdout.write(self.style.SUCCESS(f"Trading platform ({profile}) on {url}"))
@@ -40,4 +44,4 @@ class Command(BaseCommand):
             build_server(get_default_application(), host=options["host"], port=options["port"],
                          signal_handlers=True).run()
         finally:
-            embedded.stop(worker, beat)
+            embedded.stop(worker, beat, streams)

@@ -1,0 +1,67 @@
+from datetime import timedelta
+
+from rest_framework import viewsets
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+from rest_framework.views import APIView
+
+from marketdata import live
+from marketdata.models import Kline, Symbol, WatchedSymbol
+from marketdata.serializers import CandleQuery, CandleSerializer, SymbolSerializer
+
+
+class SymbolViewSet(viewsets.ReadOnlyModelViewSet):
+    """Binance symbols with their filters. Filters: ?market=spot&status=TRADING&quote=USDT&q=BTC"""
+
+    serializer_class = SymbolSerializer
+    lookup_field = "name"
+
+    def get_queryset(self):
+        params, symbols = self.request.query_params, Symbol.objects.all()
+        if params.get("market"):
+            symbols = symbols.filter(market=params["market"])
+        if params.get("status"):
+            symbols = symbols.filter(status=params["status"].upper())
+        if params.get("quote"):
+            symbols = symbols.filter(quote_asset=params["quote"].upper())
+        if params.get("q"):
+            symbols = symbols.filter(name__icontains=params["q"])
+        return symbols
+
+
+class CandleListApi(APIView):
+    """Stored candles, oldest first: ?symbol=BTCUSDT&interval=1m[&market&start&end&limit].
+    `next` gives the following page (start just after the last candle returned)."""
+
+    def get(self, request):
+        query = CandleQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
+        candles = Kline.objects.filter(market=q["market"], symbol=q["symbol"],
+                                       interval=q["interval"]).order_by("open_time")
+        if q.get("start"):
+            candles = candles.filter(open_time__gte=q["start"])
+        if q.get("end"):
+            candles = candles.filter(open_time__lte=q["end"])
+        page = list(candles[: q["limit"] + 1])
+        more, page = len(page) > q["limit"], page[: q["limit"]]
+        return Response({"next": self._next_url(request, page) if more else None,
+                         "results": CandleSerializer(page, many=True).data})
+
+    def _next_url(self, request, page) -> str:
+        params = request.query_params.copy()
+        params["start"] = (page[-1].open_time + timedelta(milliseconds=1)).isoformat()
+        return reverse("candle-list", request=request) + "?" + params.urlencode()
+
+
+class TickerListApi(APIView):
+    """Last price, 24 h change and volume of the watched symbols, with a stale flag."""
+
+    def get(self, request):
+        market = request.query_params.get("market", "spot")
+        watched = WatchedSymbol.objects.active().filter(market=market)
+        return Response({"results": [
+            {**(live.ticker(market, w.symbol) or {"symbol": w.symbol}),
+             "stale": live.is_stale(market, w.symbol)}
+            for w in watched
+        ]})

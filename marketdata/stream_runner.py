@@ -1,0 +1,85 @@
+"""Wires the stream supervisor to Django: what to watch, where to connect, where data goes.
+
+Served profile: `manage.py run_streams` runs this in its own process. Embedded profile:
+`runplatform` runs it in a thread beside the worker, so the in-memory channel layer reaches the
+pages.
+"""
+
+import asyncio
+import logging
+import threading
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from marketdata.exchange.clients import Venue, build_async_client, build_socket_manager
+from marketdata.models import WatchedSymbol
+from marketdata.stream_sink import PlatformSink
+from marketdata.streams import StreamSupervisor, Subscription, SupervisorSettings
+from marketdata.venues import market_data_venue
+
+logger = logging.getLogger(__name__)
+MARKETS = ("spot", "futures")
+
+
+@database_sync_to_async
+def watched_subscription(market: str) -> Subscription:
+    watched = WatchedSymbol.objects.active().filter(market=market).order_by("symbol")
+    return Subscription(market, tuple((w.symbol, tuple(w.interval_list())) for w in watched))
+
+
+def repair_after_reconnect(market: str, subscription: Subscription) -> None:
+    """Fetch over REST whatever candles closed while the stream was away."""
+    from marketdata.klines import klines_sync
+
+    for symbol, intervals in subscription.symbols:
+        for interval in intervals:
+            klines_sync(symbol=symbol, interval=interval, market=market)
+
+
+def supervisor_settings() -> SupervisorSettings:
+    return SupervisorSettings(silence_timeout=settings.STREAM_SILENCE_SECONDS,
+                              stale_seconds=settings.STREAM_STALE_SECONDS,
+                              resubscribe_every=settings.STREAM_RESUBSCRIBE_SECONDS)
+
+
+def build_supervisor(market: str, *, venue: Venue | None = None,
+                     sink: PlatformSink | None = None) -> StreamSupervisor:
+    venue = venue or market_data_venue()
+    return StreamSupervisor(
+        market=market,
+        subscription=lambda: watched_subscription(market),
+        client_factory=lambda: build_async_client(venue),
+        socket_manager_factory=lambda client: build_socket_manager(venue, client),
+        sink=sink or PlatformSink(push_interval=settings.STREAM_PUSH_INTERVAL,
+                                  repair=repair_after_reconnect),
+        settings=supervisor_settings(),
+    )
+
+
+async def run_streams(stop: asyncio.Event, markets=MARKETS) -> None:
+    supervisors = [build_supervisor(market) for market in markets]
+    await asyncio.gather(*(supervisor.run(stop) for supervisor in supervisors))
+
+
+class StreamThread(threading.Thread):
+    """The supervisors on their own event loop in a daemon thread (embedded profile)."""
+
+    def __init__(self, markets=MARKETS):
+        super().__init__(name="market-streams", daemon=True)
+        self.markets = markets
+        self.loop = asyncio.new_event_loop()
+        self.stop_event: asyncio.Event | None = None
+
+    def run(self):
+        asyncio.set_event_loop(self.loop)
+        self.stop_event = asyncio.Event()
+        try:
+            self.loop.run_until_complete(run_streams(self.stop_event, self.markets))
+        finally:
+            self.loop.close()
+
+    def stop(self, timeout: float = 10):
+        if self.stop_event is not None:
+            self.loop.call_soon_threadsafe(self.stop_event.set)
+        self.join(timeout)

@@ -1,0 +1,132 @@
+"""The stream supervisor against the local Binance: candles land, pushes go out, faults heal."""
+
+import asyncio
+import threading
+from contextlib import contextmanager
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from marketdata import live
+from marketdata.models import Kline, WatchedSymbol
+from marketdata.stream_runner import build_supervisor
+from marketdata.stream_sink import PlatformSink
+from tests.support.servers import wait_until
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+@contextmanager
+def running(supervisor):
+    """The supervisor on its own loop in a thread, as in the embedded platform."""
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    def run():
+        try:
+            loop.run_until_complete(supervisor.run(stop))
+        finally:
+            loop.close()  # here: channels-redis cleans up on close, on the closing thread
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield supervisor
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(15)
+
+
+@pytest.fixture
+def watch_btc():
+    WatchedSymbol.objects.update_or_create(market="spot", symbol="BTCUSDT",
+                                           defaults={"intervals": "1m", "active": True})
+    WatchedSymbol.objects.exclude(symbol="BTCUSDT").update(active=False)
+
+
+@pytest.fixture
+def supervisor(local_venue, watch_btc, settings):
+    settings.STREAM_SILENCE_SECONDS = 2
+    settings.STREAM_STALE_SECONDS = 1.5
+    settings.STREAM_RESUBSCRIBE_SECONDS = 0.5
+    return build_supervisor("spot", venue=local_venue,
+                            sink=PlatformSink(push_interval=0.05, repair=None))
+
+
+def connected(supervisor) -> bool:
+    return supervisor.connection is not None
+
+
+def test_closed_candles_land_in_the_database(supervisor, local_binance):
+    with running(supervisor):
+        wait_until(lambda: connected(supervisor), timeout=10, what="the stream to connect")
+        local_binance.advance(3)
+        wait_until(lambda: Kline.objects.filter(symbol="BTCUSDT", interval="1m").count() >= 3,
+                   timeout=10, what="three closed candles")
+
+    candle = Kline.objects.filter(symbol="BTCUSDT").first()
+    assert candle.close_time > candle.open_time
+    assert candle.high >= max(candle.open, candle.close)
+
+
+def test_price_and_candle_updates_reach_the_symbol_group(supervisor, local_binance):
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)("symbol-BTCUSDT", channel)
+    received = []
+
+    async def receive_some():
+        while len({m["event"]["type"] for m in received}) < 2:
+            received.append(await asyncio.wait_for(layer.receive(channel), 10))
+
+    with running(supervisor):
+        wait_until(lambda: connected(supervisor), timeout=10, what="the stream to connect")
+        local_binance.advance(1)
+        async_to_sync(receive_some)()
+
+    types = {message["event"]["type"] for message in received}
+    assert {"candle.update", "price.update"} <= types | {"ticker.update"}
+
+
+def test_a_dropped_connection_is_survived(supervisor, local_binance):
+    with running(supervisor):
+        wait_until(lambda: connected(supervisor), timeout=10, what="the stream to connect")
+        local_binance.disconnect_streams()
+        wait_until(lambda: supervisor.reconnects >= 1, timeout=15, what="a reconnect")
+        wait_until(lambda: local_binance.connections("market") >= 1, timeout=15,
+                   what="a new market connection")
+        before = Kline.objects.count()
+        local_binance.advance(2)
+        wait_until(lambda: Kline.objects.count() >= before + 2, timeout=10,
+                   what="candles after the reconnect")
+
+
+def test_a_silent_stream_is_replaced_and_the_symbol_goes_stale_and_back(supervisor,
+                                                                       local_binance):
+    with running(supervisor):
+        wait_until(lambda: connected(supervisor), timeout=10, what="the stream to connect")
+        local_binance.advance(1)
+        wait_until(lambda: not live.is_stale("spot", "BTCUSDT"), timeout=10,
+                   what="fresh data")
+
+        local_binance.silence_streams(True)
+        wait_until(lambda: live.is_stale("spot", "BTCUSDT"), timeout=10, what="staleness")
+        wait_until(lambda: supervisor.reconnects >= 1, timeout=10,
+                   what="the silent socket to be replaced")
+
+        local_binance.silence_streams(False)
+
+        def market_moves_and_is_fresh():
+            local_binance.advance(1)  # a live market keeps sending; so does this one
+            return not live.is_stale("spot", "BTCUSDT")
+
+        wait_until(market_moves_and_is_fresh, timeout=20, interval=0.5,
+                   what="the symbol to be fresh again")
+
+
+def test_without_a_stream_process_every_symbol_is_stale(settings):
+    from django.core.cache import cache
+
+    cache.delete(live.status_key("spot"))
+    assert live.is_stale("spot", "BTCUSDT")
