@@ -30,11 +30,15 @@ class SymbolViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class CandleListApi(APIView):
-    """Stored candles, oldest first: ?symbol=BTCUSDT&interval=1m[&market&start&end&limit].
-    `next` gives the following page (start just after the last candle returned)."""
+    """Stored candles, oldest first: ?symbol=BTCUSDT&interval=1m[&market&from&to&limit]
+    (`start`/`end` are accepted for from/to). `next` gives the following page."""
 
     def get(self, request):
-        query = CandleQuery(data=request.query_params)
+        params = request.query_params.dict()
+        for alias, name in (("from", "start"), ("to", "end")):
+            if alias in params:
+                params.setdefault(name, params.pop(alias))
+        query = CandleQuery(data=params)
         query.is_valid(raise_exception=True)
         q = query.validated_data
         candles = Kline.objects.filter(market=q["market"], symbol=q["symbol"],

@@ -8,18 +8,29 @@ pages.
 import asyncio
 import logging
 import threading
+from datetime import timedelta
+from functools import partial
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db.models import Max
 
 from marketdata.exchange.clients import Venue, build_async_client, build_socket_manager
-from marketdata.models import WatchedSymbol
+from marketdata.exchange.gateway import BinanceGateway
+from marketdata.klines import klines_repair_gaps, klines_sync
+from marketdata.models import Kline, WatchedSymbol
 from marketdata.stream_sink import PlatformSink
-from marketdata.streams import StreamSupervisor, Subscription, SupervisorSettings
+from marketdata.streams import (
+    INTERVAL_SECONDS,
+    StreamSupervisor,
+    Subscription,
+    SupervisorSettings,
+)
 from marketdata.venues import market_data_venue
 
 logger = logging.getLogger(__name__)
 MARKETS = ("spot", "futures")
+REPAIR_WINDOW_CANDLES = 200
 
 
 @database_sync_to_async
@@ -28,13 +39,24 @@ def watched_subscription(market: str) -> Subscription:
     return Subscription(market, tuple((w.symbol, tuple(w.interval_list())) for w in watched))
 
 
-def repair_after_reconnect(market: str, subscription: Subscription) -> None:
-    """Fetch over REST whatever candles closed while the stream was away."""
-    from marketdata.klines import klines_sync
+def repair_after_reconnect(market: str, subscription: Subscription, *, venue: Venue) -> None:
+    """Fetch over REST, from the stream's own venue, whatever closed while it was away.
 
+    Two steps: holes among the recent candles (a close event lost in a reconnect leaves one
+    behind the newest stored candle, where a plain "since the newest" sync never looks), then
+    everything since the newest stored candle.
+    """
+    gateway = BinanceGateway(venue)
     for symbol, intervals in subscription.symbols:
         for interval in intervals:
-            klines_sync(symbol=symbol, interval=interval, market=market)
+            series = {"symbol": symbol, "interval": interval, "market": market}
+            newest = (Kline.objects.filter(**series).aggregate(newest=Max("open_time"))
+                      ["newest"])
+            if newest is not None:
+                window = timedelta(seconds=INTERVAL_SECONDS[interval] * REPAIR_WINDOW_CANDLES)
+                klines_repair_gaps(**series, start=newest - window, end=newest,
+                                   gateway=gateway)
+            klines_sync(**series, gateway=gateway)
 
 
 def supervisor_settings() -> SupervisorSettings:
@@ -52,7 +74,7 @@ def build_supervisor(market: str, *, venue: Venue | None = None,
         client_factory=lambda: build_async_client(venue),
         socket_manager_factory=lambda client: build_socket_manager(venue, client),
         sink=sink or PlatformSink(push_interval=settings.STREAM_PUSH_INTERVAL,
-                                  repair=repair_after_reconnect),
+                                  repair=partial(repair_after_reconnect, venue=venue)),
         settings=supervisor_settings(),
     )
 

@@ -45,6 +45,15 @@ def test_candles_come_in_pages_oldest_first(logged_in, candles):
     assert second["results"][0]["open_time"] > first["results"][-1]["open_time"]
 
 
+def test_candles_can_be_asked_for_a_time_range(logged_in, candles):
+    body = logged_in.get("/api/candles/", {
+        "symbol": "BTCUSDT", "interval": "1m", "from": "2024-03-01T00:10:00Z",
+        "to": "2024-03-01T00:19:00Z"}).json()
+
+    assert len(body["results"]) == 10
+    assert body["results"][0]["open_time"].startswith("2024-03-01T00:10:00")
+
+
 def test_candle_queries_are_checked_in_words(logged_in):
     response = logged_in.get("/api/candles/", {"symbol": "BTCUSDT", "interval": "7m"})
 

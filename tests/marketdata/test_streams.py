@@ -2,16 +2,19 @@
 
 import asyncio
 import threading
+import time
 from contextlib import contextmanager
+from functools import partial
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from marketdata import live
+from marketdata.exchange.gateway import BinanceGateway
 from marketdata.models import Kline, WatchedSymbol
-from marketdata.stream_runner import build_supervisor
-from marketdata.stream_sink import PlatformSink
+from marketdata.stream_runner import build_supervisor, repair_after_reconnect
+from marketdata.stream_sink import PlatformSink, Throttle
 from tests.support.servers import wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -56,6 +59,10 @@ def supervisor(local_venue, watch_btc, settings):
 
 def connected(supervisor) -> bool:
     return supervisor.connection is not None
+
+
+def stored() -> int:
+    return Kline.objects.filter(symbol="BTCUSDT", interval="1m").count()
 
 
 def test_closed_candles_land_in_the_database(supervisor, local_binance):
@@ -130,3 +137,61 @@ def test_without_a_stream_process_every_symbol_is_stale(settings):
 
     cache.delete(live.status_key("spot"))
     assert live.is_stale("spot", "BTCUSDT")
+
+
+def test_candles_missed_while_silent_are_fetched_after_the_reconnect(local_venue, watch_btc,
+                                                                     local_binance, settings):
+    settings.STREAM_SILENCE_SECONDS = 1.5
+    settings.STREAM_RESUBSCRIBE_SECONDS = 0.5
+    supervisor = build_supervisor("spot", venue=local_venue,
+                                  sink=PlatformSink(push_interval=0.05, repair=partial(
+                                      repair_after_reconnect, venue=local_venue)))
+    with running(supervisor):
+        wait_until(lambda: connected(supervisor), timeout=10, what="the stream to connect")
+        history = wait_until(stored, timeout=10, what="the history fetched on connecting")
+        local_binance.advance(2)
+        wait_until(lambda: stored() >= history + 2, timeout=10, what="streamed candles")
+
+        before = stored()
+        local_binance.silence_streams(True)
+        local_binance.advance(4)  # these four closes never reach the socket
+        local_binance.silence_streams(False)
+        # The reconnect's REST repair stores them.
+        wait_until(lambda: stored() >= before + 4, timeout=20, what="the missed candles")
+
+    stored_opens = [int(k.open_time.timestamp() * 1000) for k in
+                    Kline.objects.filter(symbol="BTCUSDT", interval="1m").order_by("open_time")]
+    on_exchange = BinanceGateway(local_venue).call(
+        "get_klines", symbol="BTCUSDT", interval="1m", startTime=stored_opens[0],
+        endTime=stored_opens[-1])
+    # Everything the exchange has in that range is stored (the source data has its own gaps).
+    assert stored_opens == [row[0] for row in on_exchange]
+
+
+def test_a_connection_is_rotated_before_binances_24_hour_cut(supervisor, local_binance):
+    supervisor.settings.rotate_after = 1.0
+    supervisor.settings.silence_timeout = 60
+
+    with running(supervisor):
+        wait_until(lambda: supervisor.reconnects >= 2, timeout=15,
+                   what="two rotations")
+
+
+def test_the_throttle_sends_the_first_update_at_once_and_merges_the_rest():
+    sent = []
+
+    async def scenario():
+        async def send(key, payload):
+            sent.append((round(time.monotonic() - started, 2), dict(payload)))
+
+        throttle = Throttle(0.2, send)
+        for price in ("1", "2", "3"):
+            await throttle.offer(("BTCUSDT", "price.update"), {"price": price})
+        await asyncio.sleep(0.3)
+
+    started = time.monotonic()
+    asyncio.run(scenario())
+
+    assert [payload["price"] for _, payload in sent] == ["1", "3"]
+    assert sent[0][0] < 0.05
+    assert 0.15 <= sent[1][0] <= 0.3
