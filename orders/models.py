@@ -1,1 +1,222 @@
-# Models arrive with the issue that builds this app.
+"""Orders, fills, positions and balances: the books. Every amount is a Decimal.
+
+An order is written with our own `client_order_id` before anything is sent, and its status only
+ever moves forward (`Order.can_become`). Fills are one row per exchange trade, so booking the
+same trade twice is impossible, and an order's executed quantity is derived from its fills.
+"""
+
+import uuid
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q
+
+from marketdata.models import MONEY
+from portfolios.models import Portfolio
+
+ZERO = Decimal("0")
+
+
+def new_client_order_id() -> str:
+    # Binance allows ^[a-zA-Z0-9-_]{1,36}$ (spot) and a similar 36-character set (futures).
+    return "ts-" + uuid.uuid4().hex[:29]
+
+
+class OrderStatus(models.TextChoices):
+    CREATED = "CREATED", "created (saved, not sent)"
+    SUBMITTING = "SUBMITTING", "submitting"
+    UNKNOWN = "UNKNOWN", "unknown outcome (being checked)"
+    NEW = "NEW", "open"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED", "partially filled"
+    PENDING_CANCEL = "PENDING_CANCEL", "cancel requested"
+    FILLED = "FILLED", "filled"
+    CANCELED = "CANCELED", "cancelled"
+    REJECTED = "REJECTED", "rejected"
+    EXPIRED = "EXPIRED", "expired"
+
+
+S = OrderStatus
+# How far along an order is; a status may only be replaced by one further along.
+STATUS_RANK = {S.CREATED: 0, S.SUBMITTING: 1, S.UNKNOWN: 2, S.NEW: 3, S.PARTIALLY_FILLED: 4,
+               S.PENDING_CANCEL: 5, S.FILLED: 9, S.CANCELED: 9, S.REJECTED: 9, S.EXPIRED: 9}
+TERMINAL_STATUSES = (S.FILLED, S.CANCELED, S.REJECTED, S.EXPIRED)
+# Binance's statuses mapped onto ours (EXPIRED_IN_MATCH: self-trade prevention).
+EXCHANGE_STATUS = {"NEW": S.NEW, "PARTIALLY_FILLED": S.PARTIALLY_FILLED, "FILLED": S.FILLED,
+                   "CANCELED": S.CANCELED, "PENDING_CANCEL": S.PENDING_CANCEL,
+                   "REJECTED": S.REJECTED, "EXPIRED": S.EXPIRED, "EXPIRED_IN_MATCH": S.EXPIRED}
+
+
+class OrderQuerySet(models.QuerySet):
+    def open(self):
+        return self.exclude(status__in=TERMINAL_STATUSES)
+
+    def unresolved(self):
+        """Sent, or maybe sent, with no answer we could trust: the reconciler's work."""
+        return self.filter(status__in=[S.SUBMITTING, S.UNKNOWN, S.PENDING_CANCEL])
+
+    def owned_by(self, user):
+        return self.filter(portfolio__owner=user)
+
+
+class Order(models.Model):
+    class Side(models.TextChoices):
+        BUY = "BUY"
+        SELL = "SELL"
+
+    class Type(models.TextChoices):
+        MARKET = "MARKET"
+        LIMIT = "LIMIT"
+        LIMIT_MAKER = "LIMIT_MAKER"
+        STOP_LOSS_LIMIT = "STOP_LOSS_LIMIT"
+        TAKE_PROFIT_LIMIT = "TAKE_PROFIT_LIMIT"
+        STOP_MARKET = "STOP_MARKET"
+        TAKE_PROFIT_MARKET = "TAKE_PROFIT_MARKET"
+        TRAILING_STOP_MARKET = "TRAILING_STOP_MARKET"
+
+    class Source(models.TextChoices):
+        MANUAL = "manual", "a trader's page"
+        API = "api", "the API"
+        ADMIN = "admin", "the admin"
+        BOT = "bot", "a bot"
+        EXTERNAL = "external", "placed outside the platform"
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.PROTECT, related_name="orders")
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.MANUAL)
+    market = models.CharField(max_length=10, default="spot")
+    symbol = models.CharField(max_length=30)
+    side = models.CharField(max_length=4, choices=Side.choices)
+    type = models.CharField(max_length=25, choices=Type.choices)
+    quantity = models.DecimalField(**MONEY, null=True, blank=True)
+    quote_quantity = models.DecimalField(**MONEY, null=True, blank=True,
+                                         help_text="MARKET orders by amount to spend/receive")
+    price = models.DecimalField(**MONEY, null=True, blank=True)
+    stop_price = models.DecimalField(**MONEY, null=True, blank=True)
+    time_in_force = models.CharField(max_length=3, blank=True)
+    reduce_only = models.BooleanField(default=False)
+    position_side = models.CharField(max_length=5, blank=True)
+    client_order_id = models.CharField(max_length=36, unique=True, default=new_client_order_id)
+    exchange_order_id = models.BigIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=OrderStatus.choices, default=S.CREATED)
+    executed_qty = models.DecimalField(**MONEY, default=ZERO)
+    cumulative_quote = models.DecimalField(**MONEY, default=ZERO)
+    reason = models.CharField(max_length=300, blank=True,
+                              help_text="Why it was rejected, or what is unknown about it")
+    resolve_attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = OrderQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__isnull=False) | Q(quote_quantity__isnull=False),
+                name="order_has_an_amount"),
+        ]
+        indexes = [models.Index(fields=["status"]), models.Index(fields=["portfolio", "symbol"])]
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        amount = self.quantity if self.quantity is not None else f"{self.quote_quantity} quote"
+        return f"{self.side} {amount} {self.symbol} {self.type} [{self.status}]"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    def can_become(self, status: str) -> bool:
+        """Statuses never go backwards: a late PARTIALLY_FILLED cannot undo a FILLED."""
+        if self.is_terminal:
+            return False
+        return STATUS_RANK[status] > STATUS_RANK[self.status]
+
+    @property
+    def average_price(self) -> Decimal | None:
+        return self.cumulative_quote / self.executed_qty if self.executed_qty else None
+
+
+class Fill(models.Model):
+    """One exchange trade of one order; unique per venue, symbol and trade id."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="fills")
+    venue = models.CharField(max_length=80, help_text="live, testnet, local:host:port or paper")
+    market = models.CharField(max_length=10, default="spot")
+    symbol = models.CharField(max_length=30)
+    trade_id = models.BigIntegerField()
+    side = models.CharField(max_length=4)
+    price = models.DecimalField(**MONEY)
+    quantity = models.DecimalField(**MONEY)
+    quote_quantity = models.DecimalField(**MONEY)
+    commission = models.DecimalField(**MONEY, default=ZERO)
+    commission_asset = models.CharField(max_length=20, blank=True)
+    is_maker = models.BooleanField(default=False)
+    executed_at = models.DateTimeField()
+    booked_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["venue", "market", "symbol", "trade_id"],
+                                    name="fill_once_per_trade"),
+        ]
+        ordering = ["executed_at", "trade_id"]
+
+    def __str__(self):
+        return f"{self.side} {self.quantity} {self.symbol} @ {self.price} (trade {self.trade_id})"
+
+
+class Position(models.Model):
+    """Average-cost position of one portfolio in one symbol.
+
+    `cost` is what the held quantity cost in the quote asset, fees included; reducing the
+    position takes cost away in proportion, so closing it entirely takes exactly all of it.
+    """
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="positions")
+    market = models.CharField(max_length=10, default="spot")
+    symbol = models.CharField(max_length=30)
+    quantity = models.DecimalField(**MONEY, default=ZERO)
+    cost = models.DecimalField(**MONEY, default=ZERO)
+    realised_pnl = models.DecimalField(**MONEY, default=ZERO)
+    fees_paid = models.DecimalField(**MONEY, default=ZERO, help_text="in the quote asset")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["portfolio", "market", "symbol"],
+                                    name="position_unique_symbol"),
+        ]
+        ordering = ["portfolio_id", "symbol"]
+
+    def __str__(self):
+        return f"{self.quantity} {self.symbol} in {self.portfolio}"
+
+    @property
+    def average_entry(self) -> Decimal | None:
+        return self.cost / self.quantity if self.quantity else None
+
+    def unrealised_pnl(self, last_price: Decimal) -> Decimal:
+        return self.quantity * last_price - self.cost
+
+
+class Balance(models.Model):
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="balances")
+    asset = models.CharField(max_length=20)
+    free = models.DecimalField(**MONEY, default=ZERO)
+    locked = models.DecimalField(**MONEY, default=ZERO)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["portfolio", "asset"], name="balance_unique_asset"),
+            models.CheckConstraint(condition=Q(free__gte=0) & Q(locked__gte=0),
+                                   name="balance_not_negative"),
+        ]
+        ordering = ["portfolio_id", "asset"]
+
+    def __str__(self):
+        return f"{self.asset}: {self.free} free, {self.locked} locked"
+
+    @property
+    def total(self) -> Decimal:
+        return self.free + self.locked

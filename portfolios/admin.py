@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 
-from portfolios.models import ExchangeAccount
+from portfolios.models import ExchangeAccount, Portfolio
 from portfolios.services import ExchangeAccountRefused, exchange_account_prepare
 
 
@@ -48,3 +48,11 @@ class ExchangeAccountAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)  # the form already checked the key
         if obj.warning:
             self.message_user(request, obj.warning, messages.WARNING)
+
+
+@admin.register(Portfolio)
+class PortfolioAdmin(admin.ModelAdmin):
+    list_display = ["name", "owner", "mode", "quote_asset", "exchange_account", "active",
+                    "created_at"]
+    list_filter = ["mode", "active"]
+    search_fields = ["name", "owner__username"]

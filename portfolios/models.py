@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -76,3 +78,49 @@ class ExchangeAccount(models.Model):
 
     def venue(self) -> Venue:
         return Venue(mode=self.mode, base_url=self.base_url)
+
+
+class PortfolioQuerySet(models.QuerySet):
+    def owned_by(self, user):
+        return self.filter(owner=user)
+
+
+class Portfolio(models.Model):
+    """Money a trader puts to work: paper (simulated fills on real prices), testnet or live."""
+
+    class Mode(models.TextChoices):
+        PAPER = "paper", "Paper (simulated fills on real market data)"
+        TESTNET = "testnet", "Binance testnet"
+        LIVE = "live", "Binance live"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                              related_name="portfolios")
+    name = models.CharField(max_length=100)
+    quote_asset = models.CharField(max_length=20, default="USDT")
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.PAPER)
+    exchange_account = models.ForeignKey(ExchangeAccount, on_delete=models.PROTECT, null=True,
+                                         blank=True, related_name="portfolios")
+    # Binance's standard spot rates; paper fills charge these too.
+    maker_fee = models.DecimalField(max_digits=10, decimal_places=8, default=Decimal("0.001"))
+    taker_fee = models.DecimalField(max_digits=10, decimal_places=8, default=Decimal("0.001"))
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PortfolioQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="portfolio_unique_name"),
+            models.CheckConstraint(
+                condition=Q(mode="paper") | Q(exchange_account__isnull=False),
+                name="portfolio_exchange_needs_account",
+            ),
+        ]
+        ordering = ["owner_id", "name"]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_mode_display()})"
+
+    @property
+    def is_paper(self) -> bool:
+        return self.mode == self.Mode.PAPER

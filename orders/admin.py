@@ -1,0 +1,76 @@
+from django.contrib import admin, messages
+
+from marketdata.exchange.errors import ExchangeError
+from orders.models import Balance, Fill, Order, Position
+from orders.services import OrderRefused, order_cancel, orders_reconcile
+
+
+class FillInline(admin.TabularInline):
+    model = Fill
+    extra = 0
+    can_delete = False
+    fields = ["trade_id", "price", "quantity", "commission", "commission_asset", "is_maker",
+              "executed_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """The books change only through the order services, never by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdmin):
+    list_display = ["client_order_id", "portfolio", "symbol", "side", "type", "quantity",
+                    "price", "status", "executed_qty", "source", "created_at"]
+    list_filter = ["status", "side", "type", "source", "market"]
+    search_fields = ["client_order_id", "symbol", "exchange_order_id"]
+    inlines = [FillInline]
+    actions = ["cancel_orders", "reconcile_now"]
+
+    @admin.action(description="Cancel the selected orders")
+    def cancel_orders(self, request, queryset):
+        for order in queryset.open():
+            try:
+                order = order_cancel(order=order)
+                self.message_user(request, f"{order.client_order_id}: {order.get_status_display()}")
+            except (ExchangeError, OrderRefused) as error:
+                self.message_user(request, f"{order.client_order_id}: {error}", messages.ERROR)
+
+    @admin.action(description="Reconcile the selected orders' portfolios now")
+    def reconcile_now(self, request, queryset):
+        for portfolio in {order.portfolio for order in queryset.select_related("portfolio")}:
+            report = orders_reconcile(portfolio=portfolio)
+            self.message_user(request, f"{portfolio}: {report['settled']} settled, "
+                                       f"{report['expired_intents']} stale intents expired")
+
+
+@admin.register(Fill)
+class FillAdmin(ReadOnlyAdmin):
+    list_display = ["trade_id", "symbol", "side", "price", "quantity", "commission",
+                    "commission_asset", "venue", "executed_at"]
+    list_filter = ["venue", "side", "market"]
+    search_fields = ["symbol", "trade_id", "order__client_order_id"]
+
+
+@admin.register(Position)
+class PositionAdmin(ReadOnlyAdmin):
+    list_display = ["portfolio", "symbol", "quantity", "average_entry", "cost", "realised_pnl",
+                    "fees_paid", "updated_at"]
+    list_filter = ["market"]
+
+
+@admin.register(Balance)
+class BalanceAdmin(ReadOnlyAdmin):
+    list_display = ["portfolio", "asset", "free", "locked", "updated_at"]

@@ -1,0 +1,79 @@
+"""Binance spot orders through the exchange layer (rate limits, error classes, clock)."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from marketdata.exchange.filters import format_decimal
+from marketdata.exchange.gateway import BinanceGateway
+from orders.gateways.base import ExchangeOrder, TradeFill
+
+
+def _at(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def order_params(order) -> dict[str, str]:
+    """python-binance keyword arguments for a new order; our client_order_id always goes along
+    (python-binance would otherwise invent one we could never look up)."""
+    params = {"symbol": order.symbol, "side": order.side, "type": order.type,
+              "newClientOrderId": order.client_order_id, "newOrderRespType": "FULL"}
+    if order.quantity is not None:
+        params["quantity"] = format_decimal(order.quantity)
+    else:
+        params["quoteOrderQty"] = format_decimal(order.quote_quantity)
+    if order.price is not None:
+        params["price"] = format_decimal(order.price)
+    if order.stop_price is not None:
+        params["stopPrice"] = format_decimal(order.stop_price)
+    if order.time_in_force:
+        params["timeInForce"] = order.time_in_force
+    return params
+
+
+def fill_from_response(raw: dict, *, time_ms: int) -> TradeFill:
+    """A `fills[]` entry of a FULL order response (which carries no time: the order's is used)."""
+    price, qty = Decimal(raw["price"]), Decimal(raw["qty"])
+    return TradeFill(trade_id=int(raw["tradeId"]), price=price, quantity=qty,
+                     quote_quantity=price * qty, commission=Decimal(raw["commission"]),
+                     commission_asset=raw["commissionAsset"], is_maker=False,
+                     executed_at=_at(time_ms))
+
+
+def fill_from_my_trades(raw: dict) -> TradeFill:
+    return TradeFill(trade_id=int(raw["id"]), price=Decimal(raw["price"]),
+                     quantity=Decimal(raw["qty"]), quote_quantity=Decimal(raw["quoteQty"]),
+                     commission=Decimal(raw["commission"]),
+                     commission_asset=raw["commissionAsset"], is_maker=bool(raw["isMaker"]),
+                     executed_at=_at(raw["time"]))
+
+
+def exchange_order(raw: dict) -> ExchangeOrder:
+    time_ms = raw.get("transactTime") or raw.get("updateTime") or raw.get("time") or 0
+    return ExchangeOrder(
+        status=raw["status"], exchange_order_id=raw.get("orderId"),
+        executed_qty=Decimal(raw.get("executedQty", "0")),
+        cumulative_quote=Decimal(raw.get("cummulativeQuoteQty", "0")),
+        fills=[fill_from_response(f, time_ms=time_ms) for f in raw.get("fills", [])],
+    )
+
+
+class BinanceSpotGateway:
+    def __init__(self, gateway: BinanceGateway):
+        self.gateway = gateway
+        self.venue = gateway.venue.key
+
+    def place(self, order) -> ExchangeOrder:
+        return exchange_order(self.gateway.call("create_order", **order_params(order)))
+
+    def query(self, order) -> ExchangeOrder:
+        return exchange_order(self.gateway.call("get_order", symbol=order.symbol,
+                                                origClientOrderId=order.client_order_id))
+
+    def cancel(self, order) -> ExchangeOrder:
+        return exchange_order(self.gateway.call("cancel_order", symbol=order.symbol,
+                                                origClientOrderId=order.client_order_id))
+
+    def trades(self, order) -> list[TradeFill]:
+        raw = self.gateway.call("get_my_trades", symbol=order.symbol,
+                                orderId=order.exchange_order_id)
+        return [fill_from_my_trades(t) for t in raw]

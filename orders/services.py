@@ -1,0 +1,281 @@
+"""Order workflows: every order exactly once, whatever the exchange or the network does.
+
+The rules (reliability.md sections 0-1):
+- the order is saved with our client_order_id before anything is sent;
+- exactly one caller may send it: CREATED -> SUBMITTING is a conditional UPDATE;
+- an answer lost on the way back (timeout, 5xx, dropped connection, -1007) makes it UNKNOWN,
+  and UNKNOWN is settled by querying with origClientOrderId, never by sending again;
+- a cancel answered "unknown order" (-2011) is checked with a query before anything is recorded:
+  the order may have filled meanwhile;
+- fills are booked once per trade id, and an order's totals are the sum of its fills.
+No network call happens inside a database transaction.
+"""
+
+import logging
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from marketdata.exchange.errors import (
+    CircuitOpen,
+    ClockSkew,
+    DefiniteRejection,
+    ExchangeError,
+    RateLimited,
+    RetryableError,
+    UnknownOutcome,
+)
+from marketdata.exchange.filters import OrderRejected, normalise_order
+from marketdata.models import Symbol
+from orders.accounting import FillAmounts, PositionState, apply_fill
+from orders.gateways.base import ExchangeOrder, OrderGateway, TradeFill
+from orders.models import EXCHANGE_STATUS, Fill, Order, OrderStatus, Position
+from portfolios.models import Portfolio
+
+logger = logging.getLogger(__name__)
+S = OrderStatus
+
+NOT_FOUND = -2013  # "Order does not exist."
+CANCEL_REJECTED = -2011  # "Unknown order sent."
+# An order Binance keeps answering "does not exist" for is absent only after this many checks
+# spread over this long: a fresh order can be invisible to queries for a while (freqtrade#4991).
+ABSENT_AFTER_CHECKS = 5
+ABSENT_AFTER = timedelta(seconds=30)
+# An intent nobody sent within this long is stale: the moment it was meant for has passed.
+INTENT_DEADLINE = timedelta(seconds=60)
+
+
+class OrderRefused(Exception):
+    """The order breaks a rule and was not saved; the message says which, in words."""
+
+
+# --- gateways --------------------------------------------------------------------------------
+
+def gateway_for(portfolio: Portfolio) -> OrderGateway:
+    from marketdata.exchange.gateway import BinanceGateway
+    from orders.gateways.binance_spot import BinanceSpotGateway
+
+    if portfolio.is_paper:
+        raise OrderRefused("paper trading is not available yet in this version")
+    account = portfolio.exchange_account
+    api_key, api_secret = account.credentials()
+    return BinanceSpotGateway(BinanceGateway(account.venue(), api_key=api_key,
+                                             api_secret=api_secret))
+
+
+# --- placing ---------------------------------------------------------------------------------
+
+def _rules(symbol: str, market: str):
+    row = Symbol.objects.filter(market=market, name=symbol).first()
+    if row is None:
+        raise OrderRefused(f"{symbol} is not a known {market} symbol: sync symbols first")
+    return row.rules()
+
+
+def order_create(*, portfolio: Portfolio, symbol: str, side: str, order_type: str,
+                 quantity: Decimal | None = None, quote_quantity: Decimal | None = None,
+                 price: Decimal | None = None, stop_price: Decimal | None = None,
+                 time_in_force: str = "", source: str = Order.Source.MANUAL,
+                 market: str = "spot", reference_price: Decimal | None = None) -> Order:
+    """Check the order against the symbol's filters, then save it (nothing is sent yet)."""
+    rules = _rules(symbol, market)
+    try:
+        normalised = normalise_order(rules, side=side, order_type=order_type,
+                                     quantity=quantity, price=price, stop_price=stop_price,
+                                     reference_price=reference_price,
+                                     quote_amount=quote_quantity,
+                                     time_in_force=time_in_force or None)
+    except OrderRejected as rejected:
+        raise OrderRefused(getattr(rejected, "detail", "") or str(rejected)) from rejected
+    return Order.objects.create(
+        portfolio=portfolio, source=source, market=market, symbol=symbol, side=side,
+        type=order_type, quantity=normalised.quantity, quote_quantity=normalised.quote_amount,
+        price=normalised.price, stop_price=normalised.stop_price,
+        time_in_force=normalised.time_in_force or "")
+
+
+def order_submit(*, order: Order, gateway: OrderGateway | None = None) -> Order:
+    """Send a CREATED order once. Whoever wins the claim sends; everyone else just reads."""
+    claimed = Order.objects.filter(pk=order.pk, status=S.CREATED).update(
+        status=S.SUBMITTING, submitted_at=timezone.now(), updated_at=timezone.now())
+    if not claimed:
+        order.refresh_from_db()
+        return order
+    gateway = gateway or gateway_for(order.portfolio)
+    try:
+        answer = gateway.place(order)
+    except (RateLimited, CircuitOpen, ClockSkew) as error:
+        # Refused before it could reach the matching engine: nothing exists, send later.
+        return _set_status(order, S.CREATED, reason=f"not sent yet: {error}", force=True)
+    except DefiniteRejection as error:
+        return _set_status(order, S.REJECTED, reason=str(error))
+    except (UnknownOutcome, RetryableError) as error:
+        logger.warning("order %s: outcome unknown (%s); will query, never resend",
+                       order.client_order_id, error)
+        return _set_status(order, S.UNKNOWN, reason=f"outcome unknown: {error}")
+    return order_apply(order=order, answer=answer, venue=gateway.venue)
+
+
+def order_place(*, portfolio: Portfolio, gateway: OrderGateway | None = None,
+                **fields) -> Order:
+    order = order_create(portfolio=portfolio, **fields)
+    return order_submit(order=order, gateway=gateway)
+
+
+# --- applying what the exchange says ---------------------------------------------------------
+
+def _set_status(order: Order, status: str, *, reason: str = "", force: bool = False) -> Order:
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if force or locked.can_become(status):
+            locked.status = status
+            locked.reason = reason[:300]
+            locked.save(update_fields=["status", "reason", "updated_at"])
+    order.refresh_from_db()
+    return order
+
+
+def order_apply(*, order: Order, answer: ExchangeOrder, venue: str) -> Order:
+    """Take the exchange's view of an order: book new fills, move the status forward only."""
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        for trade in answer.fills:
+            _book_fill(locked, trade, venue)
+        status = EXCHANGE_STATUS[answer.status]
+        if locked.can_become(status):
+            locked.status = status
+        if answer.exchange_order_id:
+            locked.exchange_order_id = answer.exchange_order_id
+        _total_from_fills(locked)
+        locked.save()
+    order.refresh_from_db()
+    if order.executed_qty < answer.executed_qty:
+        # The exchange knows of fills we have not seen (a lost event): fetch them.
+        _fetch_missing_fills(order, venue)
+    return order
+
+
+def _total_from_fills(order: Order) -> None:
+    totals = order.fills.aggregate(qty=Sum("quantity"), quote=Sum("quote_quantity"))
+    order.executed_qty = totals["qty"] or Decimal("0")
+    order.cumulative_quote = totals["quote"] or Decimal("0")
+
+
+def _book_fill(order: Order, trade: TradeFill, venue: str) -> bool:
+    """Book one trade, once: the unique constraint makes a replay a no-op."""
+    try:
+        with transaction.atomic():
+            Fill.objects.create(
+                order=order, venue=venue, market=order.market, symbol=order.symbol,
+                trade_id=trade.trade_id, side=order.side, price=trade.price,
+                quantity=trade.quantity, quote_quantity=trade.quote_quantity,
+                commission=trade.commission, commission_asset=trade.commission_asset,
+                is_maker=trade.is_maker, executed_at=trade.executed_at)
+    except IntegrityError:
+        return False
+    _position_apply(order, trade)
+    return True
+
+
+def _position_apply(order: Order, trade: TradeFill) -> None:
+    rules = _rules(order.symbol, order.market)
+    position, _ = Position.objects.select_for_update().get_or_create(
+        portfolio=order.portfolio, market=order.market, symbol=order.symbol)
+    state = PositionState(quantity=position.quantity, cost=position.cost,
+                          realised_pnl=position.realised_pnl, fees_paid=position.fees_paid)
+    amounts = FillAmounts(side=order.side, price=trade.price, quantity=trade.quantity,
+                          quote_quantity=trade.quote_quantity, commission=trade.commission,
+                          commission_asset=trade.commission_asset)
+    state = apply_fill(state, amounts, base_asset=rules.base_asset,
+                       quote_asset=rules.quote_asset)
+    position.quantity, position.cost = state.quantity, state.cost
+    position.realised_pnl, position.fees_paid = state.realised_pnl, state.fees_paid
+    position.save()
+
+
+def _fetch_missing_fills(order: Order, venue: str, gateway: OrderGateway | None = None) -> None:
+    gateway = gateway or gateway_for(order.portfolio)
+    try:
+        trades = gateway.trades(order)
+    except ExchangeError as error:
+        logger.warning("order %s: could not fetch its trades yet: %s", order.client_order_id,
+                       error)
+        return
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        for trade in trades:
+            _book_fill(locked, trade, venue)
+        _total_from_fills(locked)
+        locked.save(update_fields=["executed_qty", "cumulative_quote", "updated_at"])
+    order.refresh_from_db()
+
+
+# --- settling unknowns -----------------------------------------------------------------------
+
+def order_resolve(*, order: Order, gateway: OrderGateway | None = None) -> Order:
+    """Ask the exchange about an order whose state we do not know; never resend it."""
+    if order.is_terminal:
+        return order
+    gateway = gateway or gateway_for(order.portfolio)
+    try:
+        answer = gateway.query(order)
+    except DefiniteRejection as error:
+        if error.code != NOT_FOUND:
+            raise
+        return _count_absence(order)
+    except (RetryableError, UnknownOutcome) as error:
+        logger.info("order %s: still cannot ask about it: %s", order.client_order_id, error)
+        return order
+    return order_apply(order=order, answer=answer, venue=gateway.venue)
+
+
+def _count_absence(order: Order) -> Order:
+    Order.objects.filter(pk=order.pk).update(resolve_attempts=order.resolve_attempts + 1)
+    order.refresh_from_db()
+    age = timezone.now() - (order.submitted_at or order.created_at)
+    if order.resolve_attempts >= ABSENT_AFTER_CHECKS and age >= ABSENT_AFTER:
+        return _set_status(order, S.REJECTED, reason=(
+            f"never reached the exchange: not found after {order.resolve_attempts} checks"))
+    return order
+
+
+def order_cancel(*, order: Order, gateway: OrderGateway | None = None) -> Order:
+    """Cancel an order; an unknown-order answer is checked with a query before recording."""
+    if Order.objects.filter(pk=order.pk, status=S.CREATED).update(
+            status=S.CANCELED, reason="cancelled before it was sent"):
+        order.refresh_from_db()
+        return order
+    order.refresh_from_db()
+    if order.is_terminal:
+        return order
+    _set_status(order, S.PENDING_CANCEL)
+    gateway = gateway or gateway_for(order.portfolio)
+    try:
+        answer = gateway.cancel(order)
+    except DefiniteRejection as error:
+        if error.code not in (CANCEL_REJECTED, NOT_FOUND):
+            raise
+        # It may have filled in the meantime: only the exchange can say.
+        return order_resolve(order=order, gateway=gateway)
+    except (UnknownOutcome, RetryableError) as error:
+        logger.warning("cancel of %s: outcome unknown (%s); will query",
+                       order.client_order_id, error)
+        return order
+    return order_apply(order=order, answer=answer, venue=gateway.venue)
+
+
+def orders_reconcile(*, portfolio: Portfolio, gateway: OrderGateway | None = None) -> dict:
+    """Settle every order of a portfolio whose state is in doubt; expire stale intents."""
+    stale = timezone.now() - INTENT_DEADLINE
+    expired = Order.objects.filter(portfolio=portfolio, status=S.CREATED,
+                                   created_at__lt=stale).update(
+        status=S.EXPIRED, reason="not sent in time; the moment it was meant for has passed")
+    settled = 0
+    for order in Order.objects.filter(portfolio=portfolio).unresolved().order_by("pk"):
+        before = order.status
+        order = order_resolve(order=order, gateway=gateway)
+        settled += order.status != before
+    return {"expired_intents": expired, "settled": settled}
