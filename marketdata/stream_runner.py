@@ -6,6 +6,7 @@ pages.
 """
 
 import asyncio
+import contextlib
 import logging
 import threading
 from datetime import timedelta
@@ -79,9 +80,46 @@ def build_supervisor(market: str, *, venue: Venue | None = None,
     )
 
 
+@database_sync_to_async
+def _trading_accounts() -> dict[int, dict]:
+    """Exchange accounts that active exchange-traded portfolios use, with what a stream needs."""
+    from portfolios.models import ExchangeAccount
+
+    accounts = ExchangeAccount.objects.filter(portfolios__active=True).exclude(
+        portfolios__mode="paper").distinct()
+    found = {}
+    for account in accounts:
+        api_key, api_secret = account.credentials()
+        found[account.pk] = {"venue": account.venue(), "api_key": api_key,
+                             "api_secret": api_secret, "market": account.market}
+    return found
+
+
+async def run_user_streams(stop: asyncio.Event, *, check_every: float = 10.0) -> None:
+    """One user-data stream per trading account, started and stopped as accounts come and go."""
+    from orders.userdata import UserStream
+
+    running: dict[int, tuple[asyncio.Task, asyncio.Event]] = {}
+    while not stop.is_set():
+        wanted = await _trading_accounts()
+        for account_id in set(running) - set(wanted):
+            _, own_stop = running.pop(account_id)
+            own_stop.set()
+        for account_id in set(wanted) - set(running):
+            own_stop = asyncio.Event()
+            stream = UserStream(account_id=account_id, **wanted[account_id])
+            running[account_id] = (asyncio.create_task(stream.run(own_stop)), own_stop)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=check_every)
+    for _, own_stop in running.values():
+        own_stop.set()
+    await asyncio.gather(*(task for task, _ in running.values()), return_exceptions=True)
+
+
 async def run_streams(stop: asyncio.Event, markets=MARKETS) -> None:
     supervisors = [build_supervisor(market) for market in markets]
-    await asyncio.gather(*(supervisor.run(stop) for supervisor in supervisors))
+    await asyncio.gather(*(supervisor.run(stop) for supervisor in supervisors),
+                         run_user_streams(stop))
 
 
 class StreamThread(threading.Thread):

@@ -268,14 +268,53 @@ def order_cancel(*, order: Order, gateway: OrderGateway | None = None) -> Order:
 
 
 def orders_reconcile(*, portfolio: Portfolio, gateway: OrderGateway | None = None) -> dict:
-    """Settle every order of a portfolio whose state is in doubt; expire stale intents."""
+    """Compare every non-terminal order of a portfolio with the exchange; expire stale intents.
+
+    Open orders are included, not only doubtful ones: a fill or cancel the user stream missed
+    (a reconnect, a restart) is found here.
+    """
     stale = timezone.now() - INTENT_DEADLINE
     expired = Order.objects.filter(portfolio=portfolio, status=S.CREATED,
                                    created_at__lt=stale).update(
         status=S.EXPIRED, reason="not sent in time; the moment it was meant for has passed")
     settled = 0
-    for order in Order.objects.filter(portfolio=portfolio).unresolved().order_by("pk"):
-        before = order.status
+    sent_and_open = Order.objects.filter(portfolio=portfolio).open().exclude(status=S.CREATED)
+    for order in sent_and_open.order_by("pk"):
+        before = (order.status, order.executed_qty)
         order = order_resolve(order=order, gateway=gateway)
-        settled += order.status != before
+        settled += (order.status, order.executed_qty) != before
     return {"expired_intents": expired, "settled": settled}
+
+
+def orders_refresh_for_account(*, account_id: int) -> None:
+    """After a user stream (re)connects: catch up on every portfolio trading on the account."""
+    for portfolio in Portfolio.objects.filter(exchange_account_id=account_id, active=True):
+        orders_reconcile(portfolio=portfolio)
+
+
+def order_event_apply(*, account_id: int, venue: str, event) -> Order | None:
+    """Apply one user-stream order event; an order we did not place is adopted or flagged."""
+    order = (Order.objects.filter(client_order_id=event.client_order_id,
+                                  portfolio__exchange_account_id=account_id).first()
+             or _adopt_external(account_id, event))
+    if order is None:
+        return None
+    return order_apply(order=order, answer=event.answer, venue=venue)
+
+
+def _adopt_external(account_id: int, event) -> Order | None:
+    portfolios = list(Portfolio.objects.filter(exchange_account_id=account_id, active=True))
+    if len(portfolios) != 1:
+        logger.warning("order %s on account %s was placed outside the platform and cannot be "
+                       "given to one portfolio; flagged, not booked", event.client_order_id,
+                       account_id)
+        return None
+    logger.warning("adopting order %s placed outside the platform into %s",
+                   event.client_order_id, portfolios[0])
+    order, _ = Order.objects.get_or_create(
+        client_order_id=event.client_order_id,
+        defaults={"portfolio": portfolios[0], "source": Order.Source.EXTERNAL,
+                  "symbol": event.symbol, "side": event.side, "type": event.order_type,
+                  "quantity": event.quantity, "price": event.price or None,
+                  "reason": "placed outside the platform"})
+    return order

@@ -9,49 +9,25 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from marketdata.services import symbols_sync
 from orders import services
 from orders.models import Fill, Order, OrderStatus, Position
 from orders.services import (
     OrderRefused,
     order_cancel,
     order_create,
-    order_place,
     order_resolve,
     order_submit,
     orders_reconcile,
 )
-from portfolios.models import ExchangeAccount, Portfolio
+from tests.orders.ordering import limit_buy_below, market_buy
 
 pytestmark = pytest.mark.django_db(transaction=True)
 S = OrderStatus
 
 
-@pytest.fixture
-def portfolio(trader, local_venue, local_binance):
-    symbols_sync(market="spot", venue=local_venue)
-    account = ExchangeAccount(owner=trader, name="local", mode="local", market="spot",
-                              base_url=local_binance.rest_url)
-    account.set_credentials(api_key=local_binance.api_key, api_secret=local_binance.api_secret)
-    account.save()
-    return Portfolio.objects.create(owner=trader, name="main", mode="testnet",
-                                    exchange_account=account)
-
-
 def posts(local_binance, order):
     return local_binance.requests("POST", "/api/v3/order",
                                   newClientOrderId=order.client_order_id)
-
-
-def market_buy(portfolio, qty="0.01"):
-    return order_place(portfolio=portfolio, symbol="BTCUSDT", side="BUY", order_type="MARKET",
-                       quantity=Decimal(qty))
-
-
-def limit_buy_below(portfolio, local_binance, qty="0.01", below="0.98"):
-    price = (local_binance.price("BTCUSDT") * Decimal(below)).quantize(Decimal("0.01"))
-    return order_place(portfolio=portfolio, symbol="BTCUSDT", side="BUY", order_type="LIMIT",
-                       quantity=Decimal(qty), price=price, time_in_force="GTC")
 
 
 def test_a_market_order_fills_once_and_books_its_position(portfolio, local_binance):

@@ -1,0 +1,15 @@
+import pytest
+
+from marketdata.services import symbols_sync
+from portfolios.models import ExchangeAccount, Portfolio
+
+
+@pytest.fixture
+def portfolio(trader, local_venue, local_binance):
+    symbols_sync(market="spot", venue=local_venue)
+    account = ExchangeAccount(owner=trader, name="local", mode="local", market="spot",
+                              base_url=local_binance.rest_url)
+    account.set_credentials(api_key=local_binance.api_key, api_secret=local_binance.api_secret)
+    account.save()
+    return Portfolio.objects.create(owner=trader, name="main", mode="testnet",
+                                    exchange_account=account)
