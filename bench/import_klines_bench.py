@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 DATABASE = "bench_klines"
 MINUTE_MS = 60_000
 START_MS = 1_577_836_800_000  # 2020-01-01 00:00 UTC
-LEFT_OUT = (1_000, 250_000, 750_000)  # candles missing from the file
+LEFT_OUT_FRACTIONS = (0.001, 0.25, 0.75)  # where candles are missing from the file
 
 
 def arguments() -> argparse.Namespace:
@@ -45,7 +45,8 @@ def arguments() -> argparse.Namespace:
 def binance_dump(rows: int, path: Path, seed: int = 7) -> Path:
     """One-minute BTC-like candles in data.binance.vision's layout, prices with 8 decimals."""
     rng = np.random.default_rng(seed)
-    count = rows + len(LEFT_OUT)
+    left_out = [int(rows * fraction) for fraction in LEFT_OUT_FRACTIONS]
+    count = rows + len(left_out)
     close = np.round(30_000.0 * np.exp(np.cumsum(rng.normal(0.0, 0.0008, count))), 2)
     open_ = np.concatenate([[close[0]], close[:-1]])
     wick = np.round(np.abs(rng.normal(0.0, 8.0, (2, count))), 2)
@@ -58,7 +59,7 @@ def binance_dump(rows: int, path: Path, seed: int = 7) -> Path:
         "close_time": opens + MINUTE_MS - 1, "quote_volume": np.round(volume * close, 8),
         "trades": rng.integers(50, 5_000, count), "taker_buy_base": taker,
         "taker_buy_quote": np.round(taker * close, 8), "ignore": 0,
-    }).drop(index=list(LEFT_OUT))
+    }).drop(index=left_out)
     frame.to_csv(path, header=False, index=False, float_format="%.8f")
     return path
 
