@@ -30,6 +30,7 @@ from marketdata.exchange.errors import (
 )
 from marketdata.exchange.filters import OrderRejected, normalise_order
 from marketdata.models import Symbol
+from orders import events
 from orders.accounting import FillAmounts, PositionState, apply_fill
 from orders.gateways.base import ExchangeOrder, OrderGateway, TradeFill
 from orders.models import EXCHANGE_STATUS, Fill, Order, OrderStatus, Position
@@ -134,6 +135,7 @@ def _set_status(order: Order, status: str, *, reason: str = "", force: bool = Fa
             locked.status = status
             locked.reason = reason[:300]
             locked.save(update_fields=["status", "reason", "updated_at"])
+            transaction.on_commit(lambda: events.order_changed(locked.pk))
     order.refresh_from_db()
     return order
 
@@ -151,6 +153,7 @@ def order_apply(*, order: Order, answer: ExchangeOrder, venue: str) -> Order:
             locked.exchange_order_id = answer.exchange_order_id
         _total_from_fills(locked)
         locked.save()
+        transaction.on_commit(lambda: events.order_changed(locked.pk))
     order.refresh_from_db()
     if order.executed_qty < answer.executed_qty:
         # The exchange knows of fills we have not seen (a lost event): fetch them.
@@ -177,6 +180,7 @@ def _book_fill(order: Order, trade: TradeFill, venue: str) -> bool:
     except IntegrityError:
         return False
     _position_apply(order, trade)
+    transaction.on_commit(lambda: events.fill_booked(order.pk, trade.trade_id))
     return True
 
 
@@ -194,6 +198,7 @@ def _position_apply(order: Order, trade: TradeFill) -> None:
     position.quantity, position.cost = state.quantity, state.cost
     position.realised_pnl, position.fees_paid = state.realised_pnl, state.fees_paid
     position.save()
+    transaction.on_commit(lambda: events.position_changed(position.pk))
 
 
 def _fetch_missing_fills(order: Order, venue: str, gateway: OrderGateway | None = None) -> None:
