@@ -102,6 +102,9 @@ class Order(models.Model):
     reason = models.CharField(max_length=300, blank=True,
                               help_text="Why it was rejected, or what is unknown about it")
     resolve_attempts = models.PositiveIntegerField(default=0)
+    stop_triggered = models.BooleanField(default=False, help_text="paper: the stop has fired")
+    reserved = models.DecimalField(**MONEY, default=ZERO,
+                                   help_text="funds still locked for this order (paper)")
     created_at = models.DateTimeField(auto_now_add=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -29,10 +29,14 @@ from marketdata.exchange.errors import (
     UnknownOutcome,
 )
 from marketdata.exchange.filters import OrderRejected, normalise_order
+from marketdata.exchange.gateway import BinanceGateway
 from marketdata.models import Symbol
-from orders import events
+from orders import events, fillmodel
 from orders.accounting import FillAmounts, PositionState, apply_fill
+from orders.gateways import paper
 from orders.gateways.base import ExchangeOrder, OrderGateway, TradeFill
+from orders.gateways.binance_spot import BinanceSpotGateway
+from orders.gateways.paper import PaperGateway
 from orders.models import EXCHANGE_STATUS, Fill, Order, OrderStatus, Position
 from portfolios.models import Portfolio
 
@@ -55,12 +59,13 @@ class OrderRefused(Exception):
 
 # --- gateways --------------------------------------------------------------------------------
 
-def gateway_for(portfolio: Portfolio) -> OrderGateway:
-    from marketdata.exchange.gateway import BinanceGateway
-    from orders.gateways.binance_spot import BinanceSpotGateway
+def _rules_of(order: Order):
+    return _rules(order.symbol, order.market)
 
+
+def gateway_for(portfolio: Portfolio) -> OrderGateway:
     if portfolio.is_paper:
-        raise OrderRefused("paper trading is not available yet in this version")
+        return PaperGateway(rules_for=_rules_of)
     account = portfolio.exchange_account
     api_key, api_secret = account.credentials()
     return BinanceSpotGateway(BinanceGateway(account.venue(), api_key=api_key,
@@ -107,6 +112,10 @@ def order_submit(*, order: Order, gateway: OrderGateway | None = None) -> Order:
         return order
     gateway = gateway or gateway_for(order.portfolio)
     try:
+        if getattr(gateway, "local", False):
+            with transaction.atomic():  # a paper placement and its booking commit together
+                return order_apply(order=order, answer=gateway.place(order),
+                                   venue=gateway.venue)
         answer = gateway.place(order)
     except (RateLimited, CircuitOpen, ClockSkew) as error:
         # Refused before it could reach the matching engine: nothing exists, send later.
@@ -153,6 +162,8 @@ def order_apply(*, order: Order, answer: ExchangeOrder, venue: str) -> Order:
             locked.exchange_order_id = answer.exchange_order_id
         _total_from_fills(locked)
         locked.save()
+        if venue == paper.VENUE and locked.is_terminal:
+            paper.release(locked, _rules_of(locked))
         transaction.on_commit(lambda: events.order_changed(locked.pk))
     order.refresh_from_db()
     if order.executed_qty < answer.executed_qty:
@@ -179,13 +190,15 @@ def _book_fill(order: Order, trade: TradeFill, venue: str) -> bool:
                 is_maker=trade.is_maker, executed_at=trade.executed_at)
     except IntegrityError:
         return False
-    _position_apply(order, trade)
+    rules = _rules_of(order)
+    if venue == paper.VENUE:
+        paper.settle_fill(order, trade, rules)
+    _position_apply(order, trade, rules)
     transaction.on_commit(lambda: events.fill_booked(order.pk, trade.trade_id))
     return True
 
 
-def _position_apply(order: Order, trade: TradeFill) -> None:
-    rules = _rules(order.symbol, order.market)
+def _position_apply(order: Order, trade: TradeFill, rules) -> None:
     position, _ = Position.objects.select_for_update().get_or_create(
         portfolio=order.portfolio, market=order.market, symbol=order.symbol)
     state = PositionState(quantity=position.quantity, cost=position.cost,
@@ -258,6 +271,9 @@ def order_cancel(*, order: Order, gateway: OrderGateway | None = None) -> Order:
         return order
     _set_status(order, S.PENDING_CANCEL)
     gateway = gateway or gateway_for(order.portfolio)
+    if getattr(gateway, "local", False):
+        with transaction.atomic():
+            return order_apply(order=order, answer=gateway.cancel(order), venue=gateway.venue)
     try:
         answer = gateway.cancel(order)
     except DefiniteRejection as error:
@@ -323,3 +339,44 @@ def _adopt_external(account_id: int, event) -> Order | None:
                   "quantity": event.quantity, "price": event.price or None,
                   "reason": "placed outside the platform"})
     return order
+
+
+# --- paper matching --------------------------------------------------------------------------
+
+def paper_orders_match(*, market: str, symbol: str, trade: fillmodel.Trade | None = None,
+                       book: fillmodel.MarketState | None = None) -> int:
+    """Offer one market print (a trade or a book update) to the resting paper orders of a
+    symbol; returns how many orders it filled or triggered."""
+    resting = Order.objects.filter(portfolio__mode=Portfolio.Mode.PAPER, market=market,
+                                   symbol=symbol, status__in=[S.NEW, S.PARTIALLY_FILLED])
+    touched = 0
+    for order_id in resting.order_by("pk").values_list("pk", flat=True):
+        with transaction.atomic():
+            order = Order.objects.select_for_update().select_related("portfolio").get(
+                pk=order_id)
+            if order.is_terminal:
+                continue
+            outcome = _paper_outcome(order, trade, book)
+            if outcome.fills or (outcome.triggered and not order.stop_triggered):
+                order_apply(order=order, answer=paper.answer(order, outcome),
+                            venue=paper.VENUE)
+                touched += 1
+    return touched
+
+
+def _paper_outcome(order: Order, trade, book) -> fillmodel.Outcome:
+    fees = paper.fee_schedule(order, _rules_of(order))
+    slippage = order.portfolio.slippage_bps
+    if trade is not None:
+        return fillmodel.on_trade(paper.paper_order(order), trade, fees, slippage_bps=slippage)
+    return fillmodel.on_market(paper.paper_order(order), book, fees, slippage_bps=slippage)
+
+
+def paper_deposit(*, portfolio: Portfolio, asset: str, amount: Decimal) -> None:
+    """Put simulated money into a paper portfolio (its starting budget, or a top-up)."""
+    if not portfolio.is_paper:
+        raise OrderRefused("only paper portfolios take simulated deposits")
+    with transaction.atomic():
+        balance = paper.balance_for(portfolio, asset.upper())
+        balance.free += amount
+        balance.save()

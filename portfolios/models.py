@@ -103,6 +103,8 @@ class Portfolio(models.Model):
     # Binance's standard spot rates; paper fills charge these too.
     maker_fee = models.DecimalField(max_digits=10, decimal_places=8, default=Decimal("0.001"))
     taker_fee = models.DecimalField(max_digits=10, decimal_places=8, default=Decimal("0.001"))
+    slippage_bps = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0"),
+                                       help_text="paper: market fills this much worse, in bps")
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
