@@ -6,6 +6,7 @@ from django.utils import timezone
 from marketdata.exchange.clients import Venue
 from marketdata.exchange.gateway import BinanceGateway
 from marketdata.models import Symbol, SymbolStatusChange
+from marketdata.symbol_rules import symbols_changed
 from marketdata.venues import market_data_venue
 
 EXCHANGE_INFO_METHOD = {"spot": "get_exchange_info", "futures": "futures_exchange_info"}
@@ -62,6 +63,7 @@ def _store_symbols(market: str, entries: list[dict]) -> SymbolSyncReport:
               "min_notional", "exchange_info", "status_changed_at", "synced_at"]
     Symbol.objects.bulk_update(to_update, fields, batch_size=500)
     SymbolStatusChange.objects.bulk_create(changes)
+    transaction.on_commit(symbols_changed)
     report.created, report.updated = len(to_create), len(to_update)
     report.status_changes = [str(change) for change in changes]
     return report

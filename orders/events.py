@@ -11,6 +11,8 @@ Event types and payloads (all amounts as decimal strings):
 
 import logging
 
+from django.db import transaction
+
 from orders.models import Fill, Order, Position
 from tradingsite.events import send_to_user
 
@@ -52,17 +54,18 @@ def _push(owner_id: int, event_type: str, data: dict) -> None:
         logger.exception("could not push %s", event_type)
 
 
-def order_changed(order_id: int) -> None:
-    order = Order.objects.select_related("portfolio").get(pk=order_id)
-    _push(order.portfolio.owner_id, "order.update", order_payload(order))
+def _after_commit(owner_id: int, event_type: str, data: dict) -> None:
+    # The payload is taken now, inside the transaction; it is sent only once that commits.
+    transaction.on_commit(lambda: _push(owner_id, event_type, data))
 
 
-def fill_booked(order_id: int, trade_id: int) -> None:
-    fill = Fill.objects.select_related("order__portfolio").get(order_id=order_id,
-                                                              trade_id=trade_id)
-    _push(fill.order.portfolio.owner_id, "fill.new", fill_payload(fill))
+def order_changed(order: Order, *, owner_id: int) -> None:
+    _after_commit(owner_id, "order.update", order_payload(order))
 
 
-def position_changed(position_id: int) -> None:
-    position = Position.objects.select_related("portfolio").get(pk=position_id)
-    _push(position.portfolio.owner_id, "position.update", position_payload(position))
+def fill_booked(fill: Fill, *, owner_id: int) -> None:
+    _after_commit(owner_id, "fill.new", fill_payload(fill))
+
+
+def position_changed(position: Position, *, owner_id: int) -> None:
+    _after_commit(owner_id, "position.update", position_payload(position))

@@ -30,7 +30,7 @@ from marketdata.exchange.errors import (
 )
 from marketdata.exchange.filters import OrderRejected, normalise_order
 from marketdata.exchange.gateway import BinanceGateway
-from marketdata.models import Symbol
+from marketdata.symbol_rules import rules_for
 from orders import events, fillmodel
 from orders.accounting import FillAmounts, PositionState, apply_fill
 from orders.gateways import paper
@@ -75,10 +75,10 @@ def gateway_for(portfolio: Portfolio) -> OrderGateway:
 # --- placing ---------------------------------------------------------------------------------
 
 def _rules(symbol: str, market: str):
-    row = Symbol.objects.filter(market=market, name=symbol).first()
-    if row is None:
+    rules = rules_for(market, symbol)
+    if rules is None:
         raise OrderRefused(f"{symbol} is not a known {market} symbol: sync symbols first")
-    return row.rules()
+    return rules
 
 
 def order_create(*, portfolio: Portfolio, symbol: str, side: str, order_type: str,
@@ -131,20 +131,32 @@ def order_submit(*, order: Order, gateway: OrderGateway | None = None) -> Order:
 
 def order_place(*, portfolio: Portfolio, gateway: OrderGateway | None = None,
                 **fields) -> Order:
+    gateway = gateway or gateway_for(portfolio)
+    if getattr(gateway, "local", False):
+        # Paper: the intent, its fill and the booking commit together, or not at all.
+        with transaction.atomic():
+            return order_submit(order=order_create(portfolio=portfolio, **fields),
+                                gateway=gateway)
     order = order_create(portfolio=portfolio, **fields)
     return order_submit(order=order, gateway=gateway)
 
 
 # --- applying what the exchange says ---------------------------------------------------------
 
+def _locked(order_id: int) -> Order:
+    """The order row, locked for this transaction, with its portfolio (not locked) at hand."""
+    return (Order.objects.select_related("portfolio").select_for_update(of=("self",))
+            .get(pk=order_id))
+
+
 def _set_status(order: Order, status: str, *, reason: str = "", force: bool = False) -> Order:
     with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
+        locked = _locked(order.pk)
         if force or locked.can_become(status):
             locked.status = status
             locked.reason = reason[:300]
             locked.save(update_fields=["status", "reason", "updated_at"])
-            transaction.on_commit(lambda: events.order_changed(locked.pk))
+            events.order_changed(locked, owner_id=locked.portfolio.owner_id)
     order.refresh_from_db()
     return order
 
@@ -152,7 +164,7 @@ def _set_status(order: Order, status: str, *, reason: str = "", force: bool = Fa
 def order_apply(*, order: Order, answer: ExchangeOrder, venue: str) -> Order:
     """Take the exchange's view of an order: book new fills, move the status forward only."""
     with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
+        locked = _locked(order.pk)
         for trade in answer.fills:
             _book_fill(locked, trade, venue)
         status = EXCHANGE_STATUS[answer.status]
@@ -164,7 +176,7 @@ def order_apply(*, order: Order, answer: ExchangeOrder, venue: str) -> Order:
         locked.save()
         if venue == paper.VENUE and locked.is_terminal:
             paper.release(locked, _rules_of(locked))
-        transaction.on_commit(lambda: events.order_changed(locked.pk))
+        events.order_changed(locked, owner_id=locked.portfolio.owner_id)
     order.refresh_from_db()
     if order.executed_qty < answer.executed_qty:
         # The exchange knows of fills we have not seen (a lost event): fetch them.
@@ -182,7 +194,7 @@ def _book_fill(order: Order, trade: TradeFill, venue: str) -> bool:
     """Book one trade, once: the unique constraint makes a replay a no-op."""
     try:
         with transaction.atomic():
-            Fill.objects.create(
+            fill = Fill.objects.create(
                 order=order, venue=venue, market=order.market, symbol=order.symbol,
                 trade_id=trade.trade_id, side=order.side, price=trade.price,
                 quantity=trade.quantity, quote_quantity=trade.quote_quantity,
@@ -194,7 +206,7 @@ def _book_fill(order: Order, trade: TradeFill, venue: str) -> bool:
     if venue == paper.VENUE:
         paper.settle_fill(order, trade, rules)
     _position_apply(order, trade, rules)
-    transaction.on_commit(lambda: events.fill_booked(order.pk, trade.trade_id))
+    events.fill_booked(fill, owner_id=order.portfolio.owner_id)
     return True
 
 
@@ -211,7 +223,7 @@ def _position_apply(order: Order, trade: TradeFill, rules) -> None:
     position.quantity, position.cost = state.quantity, state.cost
     position.realised_pnl, position.fees_paid = state.realised_pnl, state.fees_paid
     position.save()
-    transaction.on_commit(lambda: events.position_changed(position.pk))
+    events.position_changed(position, owner_id=order.portfolio.owner_id)
 
 
 def _fetch_missing_fills(order: Order, venue: str, gateway: OrderGateway | None = None) -> None:
@@ -223,7 +235,7 @@ def _fetch_missing_fills(order: Order, venue: str, gateway: OrderGateway | None 
                        error)
         return
     with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
+        locked = _locked(order.pk)
         for trade in trades:
             _book_fill(locked, trade, venue)
         _total_from_fills(locked)
@@ -352,8 +364,7 @@ def paper_orders_match(*, market: str, symbol: str, trade: fillmodel.Trade | Non
     touched = 0
     for order_id in resting.order_by("pk").values_list("pk", flat=True):
         with transaction.atomic():
-            order = Order.objects.select_for_update().select_related("portfolio").get(
-                pk=order_id)
+            order = _locked(order_id)
             if order.is_terminal:
                 continue
             outcome = _paper_outcome(order, trade, book)
