@@ -4,11 +4,23 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from marketdata.api import CandleListApi, SymbolViewSet, TickerListApi
+from orders.api import (
+    BalanceViewSet,
+    FillViewSet,
+    OrderViewSet,
+    PortfolioViewSet,
+    PositionViewSet,
+)
 from portfolios.api import ExchangeAccountViewSet
 
 router = DefaultRouter()
 router.register("exchange-accounts", ExchangeAccountViewSet, basename="exchange-account")
 router.register("symbols", SymbolViewSet, basename="symbol")
+router.register("orders", OrderViewSet, basename="order")
+router.register("fills", FillViewSet, basename="fill")
+router.register("positions", PositionViewSet, basename="position")
+router.register("balances", BalanceViewSet, basename="balance")
+router.register("portfolios", PortfolioViewSet, basename="portfolio")
 
 urlpatterns = [
     path("candles/", CandleListApi.as_view(), name="candle-list"),

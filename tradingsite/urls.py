@@ -11,5 +11,6 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("api/", include("tradingsite.api_urls")),
     path("market/", include("marketdata.urls")),
+    path("orders/", include("orders.urls")),
     path("admin/", admin.site.urls),
 ]

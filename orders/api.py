@@ -1,0 +1,125 @@
+"""The orders API: a trader's own orders, fills, positions, balances and portfolios.
+
+Every queryset starts from `request.user`, so another trader's object is a 404, never a 403.
+"""
+
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from marketdata.exchange.errors import DefiniteRejection, ExchangeError
+from orders.models import Balance, Fill, Order, OrderStatus, Position
+from orders.serializers import (
+    BalanceSerializer,
+    FillSerializer,
+    OrderPlaceInput,
+    OrderSerializer,
+    PortfolioSerializer,
+    PositionSerializer,
+)
+from orders.services import OrderRefused, order_cancel, order_place
+from portfolios.models import Portfolio
+
+
+def exchange_problem(error: ExchangeError) -> Response:
+    """Binance said no (400), or could not be asked right now (503): in words either way."""
+    code = (status.HTTP_400_BAD_REQUEST if isinstance(error, DefiniteRejection)
+            else status.HTTP_503_SERVICE_UNAVAILABLE)
+    return Response({"detail": f"Binance: {error}"}, status=code)
+
+
+def _filtered(queryset, params, *, portfolio_field="portfolio", symbol_field="symbol"):
+    if params.get("symbol"):
+        queryset = queryset.filter(**{symbol_field: params["symbol"].upper()})
+    if params.get("portfolio"):
+        if not params["portfolio"].isdigit():
+            raise ValidationError({"portfolio": ["must be a portfolio id"]})
+        queryset = queryset.filter(**{portfolio_field: params["portfolio"]})
+    return queryset
+
+
+class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Own orders, newest first. Filters: ?status=open|FILLED|...&symbol=BTCUSDT&portfolio=1.
+    POST places one (201, or 400 with the reason in words); POST <id>/cancel/ cancels it."""
+
+    serializer_class = OrderSerializer
+
+    def get_queryset(self):
+        orders = Order.objects.owned_by(self.request.user).select_related("portfolio")
+        wanted = self.request.query_params.get("status", "")
+        if wanted.lower() == "open":
+            orders = orders.open()
+        elif wanted:
+            if wanted.upper() not in OrderStatus.values:
+                raise ValidationError({"status": [
+                    f"must be open or one of {', '.join(OrderStatus.values)}"]})
+            orders = orders.filter(status=wanted.upper())
+        return _filtered(orders, self.request.query_params)
+
+    def create(self, request):
+        placing = OrderPlaceInput(data=request.data, context={"request": request})
+        placing.is_valid(raise_exception=True)
+        try:
+            order = order_place(source=Order.Source.API, **placing.service_fields())
+        except OrderRefused as refused:
+            return Response({"detail": str(refused)}, status=status.HTTP_400_BAD_REQUEST)
+        except ExchangeError as error:
+            return exchange_problem(error)
+        return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        order = self.get_object()
+        if order.is_terminal:
+            return Response({"detail": f"the order is already {order.get_status_display()}"},
+                            status=status.HTTP_409_CONFLICT)
+        try:
+            order = order_cancel(order=order)
+        except ExchangeError as error:
+            return exchange_problem(error)
+        return Response(OrderSerializer(order).data)
+
+
+class FillViewSet(viewsets.ReadOnlyModelViewSet):
+    """Own fills, newest first. Filters: ?symbol=&portfolio=&order=."""
+
+    serializer_class = FillSerializer
+
+    def get_queryset(self):
+        fills = Fill.objects.filter(order__portfolio__owner=self.request.user).select_related(
+            "order").order_by("-executed_at", "-trade_id")
+        order = self.request.query_params.get("order", "")
+        if order.isdigit():
+            fills = fills.filter(order_id=order)
+        return _filtered(fills, self.request.query_params, portfolio_field="order__portfolio")
+
+
+class PositionViewSet(viewsets.ReadOnlyModelViewSet):
+    """Own positions, unrealised PnL at the last streamed price. Filters: ?symbol=&portfolio=."""
+
+    serializer_class = PositionSerializer
+
+    def get_queryset(self):
+        positions = Position.objects.filter(portfolio__owner=self.request.user).select_related(
+            "portfolio")
+        return _filtered(positions, self.request.query_params)
+
+
+class BalanceViewSet(viewsets.ReadOnlyModelViewSet):
+    """Own balances per portfolio and asset. Filter: ?portfolio=."""
+
+    serializer_class = BalanceSerializer
+
+    def get_queryset(self):
+        balances = Balance.objects.filter(portfolio__owner=self.request.user)
+        return _filtered(balances, self.request.query_params, symbol_field="asset")
+
+
+class PortfolioViewSet(viewsets.ReadOnlyModelViewSet):
+    """Own portfolios (read-only for now)."""
+
+    serializer_class = PortfolioSerializer
+
+    def get_queryset(self):
+        return Portfolio.objects.owned_by(self.request.user)

@@ -1,0 +1,154 @@
+from decimal import Decimal
+
+from django.db import models
+from rest_framework import serializers
+
+from marketdata import live
+from orders.models import Balance, Fill, Order, Position
+from portfolios.models import Portfolio
+
+# Types a spot order ticket offers; futures-only types are refused here, not by Binance.
+SPOT_ORDER_TYPES = ["MARKET", "LIMIT", "LIMIT_MAKER", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"]
+TIMES_IN_FORCE = ["GTC", "IOC", "FOK"]
+
+
+def plain(value: Decimal | None) -> str | None:
+    """A decimal as a string without exponent or trailing zeros: 0.010000 -> "0.01"."""
+    if value is None:
+        return None
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def last_price(market: str, symbol: str) -> Decimal | None:
+    """The stream process's last price for the symbol, when it has one."""
+    price = (live.ticker(market, symbol) or {}).get("price")
+    return Decimal(str(price)) if price not in (None, "") else None
+
+
+class Money(serializers.DecimalField):
+    """Decimals as plain strings, whatever the column's scale (ours keep 18 places);
+    `places` rounds derived values such as an average entry (cost / quantity repeats)."""
+
+    def __init__(self, max_digits=None, decimal_places=None, places=None, **kwargs):
+        super().__init__(max_digits=None, decimal_places=None, **kwargs)
+        self.places = places
+
+    def to_representation(self, value):
+        if value is not None and self.places is not None:
+            value = value.quantize(Decimal(1).scaleb(-self.places))
+        return plain(value)
+
+
+class MoneyModelSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping,
+                                models.DecimalField: Money}
+
+
+class PortfolioSerializer(MoneyModelSerializer):
+    class Meta:
+        model = Portfolio
+        fields = ["id", "name", "mode", "quote_asset", "exchange_account", "maker_fee",
+                  "taker_fee", "active", "created_at"]
+
+
+class OrderSerializer(MoneyModelSerializer):
+    status_display = serializers.CharField(source="get_status_display")
+    average_price = Money(read_only=True, places=8)
+    portfolio_name = serializers.CharField(source="portfolio.name")
+
+    class Meta:
+        model = Order
+        fields = ["id", "portfolio", "portfolio_name", "client_order_id", "exchange_order_id",
+                  "source", "market", "symbol", "side", "type", "quantity", "quote_quantity",
+                  "price", "stop_price", "time_in_force", "status", "status_display",
+                  "executed_qty", "cumulative_quote", "average_price", "reason", "created_at",
+                  "submitted_at", "updated_at"]
+        read_only_fields = fields
+
+
+class OrderPlaceInput(serializers.Serializer):
+    """What a client may send to place an order; the portfolio must be the caller's own."""
+
+    portfolio = serializers.IntegerField()
+    symbol = serializers.RegexField(r"^[A-Za-z0-9]{2,30}$")
+    side = serializers.ChoiceField(choices=Order.Side.choices)
+    type = serializers.ChoiceField(choices=SPOT_ORDER_TYPES)
+    quantity = serializers.DecimalField(max_digits=36, decimal_places=18, min_value=Decimal(0),
+                                        required=False, allow_null=True)
+    quote_quantity = serializers.DecimalField(max_digits=36, decimal_places=18,
+                                              min_value=Decimal(0), required=False,
+                                              allow_null=True)
+    price = serializers.DecimalField(max_digits=36, decimal_places=18, min_value=Decimal(0),
+                                     required=False, allow_null=True)
+    stop_price = serializers.DecimalField(max_digits=36, decimal_places=18,
+                                          min_value=Decimal(0), required=False, allow_null=True)
+    time_in_force = serializers.ChoiceField(choices=TIMES_IN_FORCE, required=False,
+                                            allow_blank=True, default="")
+
+    def validate_portfolio(self, value: int) -> Portfolio:
+        portfolio = Portfolio.objects.owned_by(self.context["request"].user).filter(
+            pk=value).first()
+        if portfolio is None:
+            raise serializers.ValidationError("not one of your portfolios")
+        return portfolio
+
+    def validate(self, attrs):
+        has_quantity = attrs.get("quantity") is not None
+        if has_quantity == (attrs.get("quote_quantity") is not None):
+            raise serializers.ValidationError("give either a quantity or a quote_quantity")
+        attrs["symbol"] = attrs["symbol"].upper()
+        return attrs
+
+    def service_fields(self) -> dict:
+        data = dict(self.validated_data)
+        data["order_type"] = data.pop("type")
+        return data
+
+
+class FillSerializer(MoneyModelSerializer):
+    class Meta:
+        model = Fill
+        fields = ["id", "order", "venue", "market", "symbol", "trade_id", "side", "price",
+                  "quantity", "quote_quantity", "commission", "commission_asset", "is_maker",
+                  "executed_at"]
+        read_only_fields = fields
+
+
+class PositionSerializer(MoneyModelSerializer):
+    """A position with its unrealised PnL at the last streamed price (null while unknown)."""
+
+    portfolio_name = serializers.CharField(source="portfolio.name")
+    average_entry = Money(read_only=True, places=8)
+    last_price = serializers.SerializerMethodField()
+    unrealised_pnl = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Position
+        fields = ["id", "portfolio", "portfolio_name", "market", "symbol", "quantity", "cost",
+                  "average_entry", "last_price", "unrealised_pnl", "realised_pnl", "fees_paid",
+                  "updated_at"]
+        read_only_fields = fields
+
+    def _price(self, position: Position) -> Decimal | None:
+        return last_price(position.market, position.symbol)
+
+    def get_last_price(self, position: Position) -> str | None:
+        return plain(self._price(position))
+
+    def get_unrealised_pnl(self, position: Position) -> str | None:
+        price = self._price(position)
+        if price is None:
+            return None
+        return plain(position.unrealised_pnl(price).quantize(Decimal("0.00000001")))
+
+
+class BalanceSerializer(MoneyModelSerializer):
+    total = Money(read_only=True)
+
+    class Meta:
+        model = Balance
+        fields = ["id", "portfolio", "asset", "free", "locked", "total", "updated_at"]
+        read_only_fields = fields
