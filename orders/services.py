@@ -28,7 +28,12 @@ from marketdata.exchange.errors import (
     RetryableError,
     UnknownOutcome,
 )
-from marketdata.exchange.filters import OrderRejected, normalise_order
+from marketdata.exchange.filters import (
+    OrderRejected,
+    format_decimal,
+    normalise_order,
+    round_quantity,
+)
 from marketdata.exchange.gateway import BinanceGateway
 from marketdata.symbol_rules import rules_for
 from orders import events, fillmodel
@@ -95,12 +100,24 @@ def order_create(*, portfolio: Portfolio, symbol: str, side: str, order_type: st
                                      quote_amount=quote_quantity,
                                      time_in_force=time_in_force or None)
     except OrderRejected as rejected:
-        raise OrderRefused(getattr(rejected, "detail", "") or str(rejected)) from rejected
+        detail = getattr(rejected, "detail", "") or str(rejected)
+        raise OrderRefused(detail + _rounding_note(rules, quantity, order_type)) from rejected
     return Order.objects.create(
         portfolio=portfolio, source=source, market=market, symbol=symbol, side=side,
         type=order_type, quantity=normalised.quantity, quote_quantity=normalised.quote_amount,
         price=normalised.price, stop_price=normalised.stop_price,
         time_in_force=normalised.time_in_force or "")
+
+
+def _rounding_note(rules, quantity: Decimal | None, order_type: str) -> str:
+    """Say so when the quantity the trader typed was rounded down to the symbol's step."""
+    if quantity is None:
+        return ""
+    rounded = round_quantity(rules, quantity, market=order_type == Order.Type.MARKET)
+    if rounded == Decimal(quantity):
+        return ""
+    return (f" ({format_decimal(Decimal(quantity))} was rounded down to "
+            f"{format_decimal(rounded)}, the symbol's quantity step)")
 
 
 def order_submit(*, order: Order, gateway: OrderGateway | None = None) -> Order:

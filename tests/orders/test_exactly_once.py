@@ -42,9 +42,10 @@ def test_a_market_order_fills_once_and_books_its_position(portfolio, local_binan
 
 
 def test_a_filter_breach_is_refused_before_anything_is_saved_or_sent(portfolio, local_binance):
-    with pytest.raises(OrderRefused, match="minimum"):
+    with pytest.raises(OrderRefused, match="minimum") as refused:
         market_buy(portfolio, qty="0.0000001")
 
+    assert "0.0000001 was rounded down to 0" in str(refused.value)
     assert not Order.objects.exists()
     assert local_binance.requests("POST", "/api/v3/order") == []
 
