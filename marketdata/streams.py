@@ -90,6 +90,23 @@ class StreamBroken(Exception):
     pass
 
 
+class Backoff:
+    """Jittered exponential waits between reconnects; a connection that lived `healthy_after`
+    seconds, or ended without an error, starts the count afresh."""
+
+    def __init__(self, *, base: float = 1.0, maximum: float = 60.0,
+                 healthy_after: float = 60.0):
+        self.base, self.maximum, self.healthy_after = base, maximum, healthy_after
+        self.failures = 0
+
+    def delay(self, *, lived: float, failed: bool) -> float:
+        self.failures = self.failures + 1 if failed and lived <= self.healthy_after else 0
+        if not self.failures:
+            return 0.0
+        ceiling = min(self.maximum, self.base * 2 ** self.failures)
+        return ceiling * (0.5 + random.random() / 2)
+
+
 @dataclass
 class _Connection:
     subscription: Subscription
@@ -116,29 +133,23 @@ class StreamSupervisor:
 
     # --- the outer loop: connect, run, back off, again ---------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
-        failures = 0
+        backoff = Backoff(base=self.settings.backoff_base, maximum=self.settings.backoff_max)
         while not stop.is_set():
             subscription = await self.subscription()
             if not subscription.symbols:
-                await _sleep_unless(stop, self.settings.resubscribe_every)
+                await sleep_unless(stop, self.settings.resubscribe_every)
                 continue
-            started = time.monotonic()
+            started, failed = time.monotonic(), False
             try:
                 await self._run_connection(subscription, stop)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - whatever broke, the supervisor reconnects
                 logger.warning("%s market stream broke: %s", self.market, exc)
-            # A connection that lived a while was healthy: start the backoff afresh.
-            failures = 0 if time.monotonic() - started > 60 else failures + 1
+                failed = True
             self.reconnects += 1
-            await _sleep_unless(stop, self._backoff(failures))
-
-    def _backoff(self, failures: int) -> float:
-        if failures == 0:
-            return 0.0
-        ceiling = min(self.settings.backoff_max, self.settings.backoff_base * 2 ** failures)
-        return ceiling * (0.5 + random.random() / 2)
+            await sleep_unless(stop, backoff.delay(lived=time.monotonic() - started,
+                                                   failed=failed))
 
     # --- one connection ----------------------------------------------------------------------
     async def _run_connection(self, subscription: Subscription, stop: asyncio.Event) -> None:
@@ -265,7 +276,7 @@ async def _pump(socket, queue: asyncio.Queue) -> None:
             await queue.put(await stream.recv())
 
 
-async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+async def sleep_unless(stop: asyncio.Event, seconds: float) -> None:
     if seconds <= 0:
         return
     with contextlib.suppress(TimeoutError):

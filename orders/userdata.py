@@ -9,9 +9,7 @@ whatever happened while the stream was away is caught up.
 """
 
 import asyncio
-import contextlib
 import logging
-import random
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +18,7 @@ from decimal import Decimal
 from channels.db import database_sync_to_async
 
 from marketdata.exchange.clients import build_async_client, build_socket_manager
+from marketdata.streams import Backoff, sleep_unless
 from orders.gateways.base import ExchangeOrder, TradeFill
 
 logger = logging.getLogger(__name__)
@@ -89,21 +88,20 @@ class UserStream:
         self.reconnects = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        failures = 0
+        backoff = Backoff()
         while not stop.is_set():
-            started = time.monotonic()
+            started, failed = time.monotonic(), False
             try:
                 await self._run_connection(stop)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - whatever broke, reconnect and catch up
                 logger.warning("user stream of account %s broke: %s", self.account_id, exc)
+                failed = True
             self.connected = False
-            failures = 0 if time.monotonic() - started > 60 else failures + 1
             self.reconnects += 1
-            delay = min(60.0, 2.0 ** failures) * (0.5 + random.random() / 2) if failures else 0
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=delay or 0.01)
+            await sleep_unless(stop, backoff.delay(lived=time.monotonic() - started,
+                                                   failed=failed))
 
     async def _run_connection(self, stop: asyncio.Event) -> None:
         client = await build_async_client(self.venue, api_key=self.api_key,
