@@ -336,10 +336,26 @@ def orders_reconcile(*, portfolio: Portfolio, gateway: OrderGateway | None = Non
     return {"expired_intents": expired, "settled": settled}
 
 
-def orders_refresh_for_account(*, account_id: int) -> None:
-    """After a user stream (re)connects: catch up on every portfolio trading on the account."""
-    for portfolio in Portfolio.objects.filter(exchange_account_id=account_id, active=True):
-        orders_reconcile(portfolio=portfolio)
+def orders_refresh_for_account(*, account_id: int) -> dict:
+    """On start-up and after a user stream (re)connects: catch up on every portfolio trading on
+    the account, and adopt or flag the open orders the platform did not place."""
+    portfolios = list(Portfolio.objects.filter(exchange_account_id=account_id, active=True))
+    reports = {p.pk: orders_reconcile(portfolio=p) for p in portfolios}
+    if portfolios:
+        reports["adopted"] = _adopt_open_orders(account_id, gateway_for(portfolios[0]))
+    return reports
+
+
+def _adopt_open_orders(account_id: int, gateway: OrderGateway) -> int:
+    adopted = 0
+    for report in gateway.open_orders():
+        if Order.objects.filter(client_order_id=report.client_order_id).exists():
+            continue
+        order = _adopt_external(account_id, report)
+        if order is not None:
+            order_apply(order=order, answer=report.answer, venue=gateway.venue)
+            adopted += 1
+    return adopted
 
 
 def order_event_apply(*, account_id: int, venue: str, event) -> Order | None:

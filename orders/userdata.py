@@ -11,7 +11,6 @@ whatever happened while the stream was away is caught up.
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -19,7 +18,7 @@ from channels.db import database_sync_to_async
 
 from marketdata.exchange.clients import build_async_client, build_socket_manager
 from marketdata.streams import Backoff, sleep_unless
-from orders.gateways.base import ExchangeOrder, TradeFill
+from orders.gateways.base import ExchangeOrder, OrderReport, TradeFill
 
 logger = logging.getLogger(__name__)
 
@@ -27,23 +26,11 @@ SOCKET_READ_TIMEOUT = 1.0
 RESTART_EVENTS = {"eventStreamTerminated", "listenKeyExpired", "serverShutdown"}
 
 
-@dataclass(frozen=True)
-class OrderEvent:
-    client_order_id: str
-    symbol: str
-    side: str
-    order_type: str
-    quantity: Decimal
-    price: Decimal
-    answer: ExchangeOrder
-    event_time: int
-
-
 def _at(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
-def spot_order_event(event: dict) -> OrderEvent:
+def spot_order_event(event: dict) -> OrderReport:
     """An executionReport as the exchange's view of the order, with its one new fill, if any."""
     fills = []
     if event["x"] == "TRADE":
@@ -58,13 +45,13 @@ def spot_order_event(event: dict) -> OrderEvent:
     answer = ExchangeOrder(status=event["X"], exchange_order_id=event["i"],
                            executed_qty=Decimal(event["z"]),
                            cumulative_quote=Decimal(event["Z"]), fills=fills)
-    return OrderEvent(client_order_id=client_id, symbol=event["s"], side=event["S"],
+    return OrderReport(client_order_id=client_id, symbol=event["s"], side=event["S"],
                       order_type=event["o"], quantity=Decimal(event["q"]),
                       price=Decimal(event["p"]), answer=answer, event_time=event["E"])
 
 
 @database_sync_to_async
-def _apply(account_id: int, venue: str, order_event: OrderEvent) -> None:
+def _apply(account_id: int, venue: str, order_event: OrderReport) -> None:
     from orders.services import order_event_apply
 
     order_event_apply(account_id=account_id, venue=venue, event=order_event)

@@ -29,6 +29,21 @@ class ExchangeOrder:
     fills: list[TradeFill] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class OrderReport:
+    """An order as the exchange reports it on its own (a stream event, an open-orders row),
+    with enough to adopt it when the platform did not place it."""
+
+    client_order_id: str
+    symbol: str
+    side: str
+    order_type: str
+    quantity: Decimal
+    price: Decimal
+    answer: ExchangeOrder
+    event_time: int = 0
+
+
 class OrderGateway(Protocol):
     venue: str  # identifies where trade ids are unique (live, testnet, local:host:port, paper)
 
@@ -36,3 +51,4 @@ class OrderGateway(Protocol):
     def query(self, order) -> ExchangeOrder: ...
     def cancel(self, order) -> ExchangeOrder: ...
     def trades(self, order) -> list[TradeFill]: ...
+    def open_orders(self, symbol: str | None = None) -> list[OrderReport]: ...

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from marketdata.exchange.filters import format_decimal
 from marketdata.exchange.gateway import BinanceGateway
-from orders.gateways.base import ExchangeOrder, TradeFill
+from orders.gateways.base import ExchangeOrder, OrderReport, TradeFill
 
 
 def _at(ms: int) -> datetime:
@@ -57,6 +57,14 @@ def exchange_order(raw: dict) -> ExchangeOrder:
     )
 
 
+def order_report(raw: dict) -> OrderReport:
+    """A row of GET /api/v3/openOrders (or /order)."""
+    return OrderReport(client_order_id=raw["clientOrderId"], symbol=raw["symbol"],
+                       side=raw["side"], order_type=raw["type"],
+                       quantity=Decimal(raw["origQty"]), price=Decimal(raw["price"]),
+                       answer=exchange_order(raw), event_time=raw.get("updateTime", 0))
+
+
 class BinanceSpotGateway:
     def __init__(self, gateway: BinanceGateway):
         self.gateway = gateway
@@ -77,3 +85,8 @@ class BinanceSpotGateway:
         raw = self.gateway.call("get_my_trades", symbol=order.symbol,
                                 orderId=order.exchange_order_id)
         return [fill_from_my_trades(t) for t in raw]
+
+    def open_orders(self, symbol: str | None = None) -> list[OrderReport]:
+        # Without a symbol this weighs 80: fine after a reconnect, never in a tight loop.
+        params = {"symbol": symbol} if symbol else {}
+        return [order_report(raw) for raw in self.gateway.call("get_open_orders", **params)]

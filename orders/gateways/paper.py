@@ -168,3 +168,6 @@ class PaperGateway:
 
     def trades(self, order: Order) -> list[TradeFill]:
         return []  # paper fills are booked as they happen; there is nothing else to fetch
+
+    def open_orders(self, symbol: str | None = None) -> list:
+        return []  # nothing trades on a paper portfolio but the platform
