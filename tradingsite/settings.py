@@ -259,3 +259,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"daphne": {"level": "WARNING"}, "django.channels.server": {"level": "WARNING"}},
 }
+# LOG_FILE: also append every log record to this file (CI scans the test run's for secrets).
+if env("LOG_FILE", default=""):
+    LOGGING["handlers"]["file"] = {"class": "logging.FileHandler", "formatter": "plain",
+                                   "filename": env("LOG_FILE")}
+    LOGGING["root"]["handlers"].append("file")
