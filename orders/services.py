@@ -56,6 +56,7 @@ ABSENT_AFTER_CHECKS = 5
 ABSENT_AFTER = timedelta(seconds=30)
 # An intent nobody sent within this long is stale: the moment it was meant for has passed.
 INTENT_DEADLINE = timedelta(seconds=60)
+NOT_SENT_YET = "not sent yet: "  # the exchange asked us to wait (429/418, circuit, clock)
 
 
 class OrderRefused(Exception):
@@ -136,7 +137,7 @@ def order_submit(*, order: Order, gateway: OrderGateway | None = None) -> Order:
         answer = gateway.place(order)
     except (RateLimited, CircuitOpen, ClockSkew) as error:
         # Refused before it could reach the matching engine: nothing exists, send later.
-        return _set_status(order, S.CREATED, reason=f"not sent yet: {error}", force=True)
+        return _set_status(order, S.CREATED, reason=f"{NOT_SENT_YET}{error}", force=True)
     except DefiniteRejection as error:
         return _set_status(order, S.REJECTED, reason=str(error))
     except (UnknownOutcome, RetryableError) as error:
@@ -327,6 +328,10 @@ def orders_reconcile(*, portfolio: Portfolio, gateway: OrderGateway | None = Non
     expired = Order.objects.filter(portfolio=portfolio, status=S.CREATED,
                                    created_at__lt=stale).update(
         status=S.EXPIRED, reason="not sent in time; the moment it was meant for has passed")
+    waiting = Order.objects.filter(portfolio=portfolio, status=S.CREATED,
+                                   reason__startswith=NOT_SENT_YET)
+    for order in waiting.order_by("pk"):  # held back by a pause: try again while still fresh
+        order_submit(order=order, gateway=gateway)
     settled = 0
     sent_and_open = Order.objects.filter(portfolio=portfolio).open().exclude(status=S.CREATED)
     for order in sent_and_open.order_by("pk"):

@@ -2,6 +2,7 @@
 cancel races, partial fills, crash windows. "Exactly once" is counted in the fake's request
 log (POSTs carrying our client order id) and in the database (orders and fills)."""
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
@@ -180,3 +181,19 @@ def test_staff_cancel_and_reconcile_from_the_admin(admin_client, portfolio, loca
         "action": "reconcile_now", "_selected_action": [order.pk]}, follow=True)
     assert "settled" in response.content.decode()
     assert admin_client.get(f"/admin/orders/order/{order.pk}/change/").status_code == 200
+
+
+def test_an_order_held_back_by_a_rate_limit_is_sent_later_once(portfolio, local_binance):
+    local_binance.inject("rate_limit", method="POST", path="/api/v3/order", retry_after=1)
+
+    order = market_buy(portfolio)
+    assert order.status == S.CREATED
+    assert order.reason.startswith("not sent yet")
+
+    time.sleep(1.1)  # the pause Binance asked for
+    orders_reconcile(portfolio=portfolio)
+
+    order.refresh_from_db()
+    assert order.status == S.FILLED
+    assert len(posts(local_binance, order)) == 2  # the refused attempt, then the one that filled
+    assert order.fills.count() >= 1
