@@ -21,12 +21,14 @@ from django.core.cache import cache
 from marketdata import live
 from marketdata.models import Kline
 from marketdata.streams import Subscription
-from orders import fillmodel
 
 logger = logging.getLogger(__name__)
 
 # Called with (market, symbol, interval, kline) after a closed candle is stored: bots hook in here.
 candle_closed_listeners: list[Callable[[str, str, str, Kline], Awaitable[None]]] = []
+# Called with (market, symbol, price, quantity, time) for every trade print: paper trading
+# hooks in here (orders.apps), so market data does not need to know about orders.
+trade_listeners: list[Callable[[str, str, Decimal, Decimal, datetime], Awaitable[None]]] = []
 
 
 def symbol_group(symbol: str) -> str:
@@ -81,33 +83,11 @@ def kline_from_stream(market: str, k: dict) -> Kline:
 
 
 @database_sync_to_async
-def resting_paper_symbols() -> set[tuple[str, str]]:
-    from orders.models import Order, OrderStatus
-
-    resting = Order.objects.filter(portfolio__mode="paper", status__in=[
-        OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED])
-    return set(resting.values_list("market", "symbol").distinct())
-
-
-@database_sync_to_async
-def match_paper_orders(market: str, symbol: str, **print_) -> None:
-    from orders.services import paper_orders_match
-
-    try:
-        paper_orders_match(market=market, symbol=symbol, **print_)
-    except Exception:  # one bad order must not stop the stream
-        logger.exception("paper matching failed for %s %s", market, symbol)
-
-
-@database_sync_to_async
 def store_closed_kline(kline: Kline) -> None:
     # A REST backfill may have stored it first; the stored candle is the same closed candle.
     Kline.objects.bulk_create([kline], ignore_conflicts=True)
 
 
-# Paper orders rest in the database; the symbols that have any are re-read this often, and only
-# their prints are offered to the paper matcher.
-PAPER_REFRESH_SECONDS = 1.0
 # The latest prices go to the cache at most this often per symbol (paper fills read them).
 TICKER_CACHE_INTERVAL = 0.2
 
@@ -120,8 +100,6 @@ class PlatformSink:
         self.repair = repair
         self.latest: dict[str, dict] = {}
         self.cached_at: dict[str, float] = {}
-        self.paper_symbols: set[tuple[str, str]] = set()
-        self.paper_checked_at = 0.0
 
     async def _push(self, key: tuple, payload: dict) -> None:
         symbol, event_type = key[0], key[1]
@@ -138,14 +116,6 @@ class PlatformSink:
             self.cached_at[symbol] = now
             await cache.aset(live.ticker_key(market, symbol), self.latest[symbol], timeout=None)
 
-    async def _offer_to_paper(self, market: str, symbol: str, **print_) -> None:
-        now = time.monotonic()
-        if now - self.paper_checked_at >= PAPER_REFRESH_SECONDS:
-            self.paper_checked_at = now
-            self.paper_symbols = await resting_paper_symbols()
-        if (market, symbol) in self.paper_symbols:
-            await match_paper_orders(market, symbol, **print_)
-
     async def on_kline(self, market: str, event: dict) -> None:
         k = event["k"]
         candle = candle_from_stream(k)
@@ -160,9 +130,9 @@ class PlatformSink:
 
     async def on_trade(self, market: str, event: dict) -> None:
         await self._remember(market, event["s"], price=event["p"], event_time=event["E"])
-        await self._offer_to_paper(market, event["s"], trade=fillmodel.Trade(
-            price=Decimal(event["p"]), qty=Decimal(event["q"]),
-            time=datetime.fromtimestamp(event["T"] / 1000, tz=UTC)))
+        when = datetime.fromtimestamp(event["T"] / 1000, tz=UTC)
+        for listener in trade_listeners:
+            await listener(market, event["s"], Decimal(event["p"]), Decimal(event["q"]), when)
         await self.throttle.offer((event["s"], "price.update"),
                                   {"symbol": event["s"], "price": event["p"],
                                    "event_time": event["E"]})
