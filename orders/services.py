@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from marketdata import live
 from marketdata.exchange.errors import (
     CircuitOpen,
     ClockSkew,
@@ -94,6 +95,8 @@ def order_create(*, portfolio: Portfolio, symbol: str, side: str, order_type: st
                  market: str = "spot", reference_price: Decimal | None = None) -> Order:
     """Check the order against the symbol's filters, then save it (nothing is sent yet)."""
     rules = _rules(symbol, market)
+    if reference_price is None:
+        reference_price = _live_price(market, symbol)
     try:
         normalised = normalise_order(rules, side=side, order_type=order_type,
                                      quantity=quantity, price=price, stop_price=stop_price,
@@ -108,6 +111,15 @@ def order_create(*, portfolio: Portfolio, symbol: str, side: str, order_type: st
         type=order_type, quantity=normalised.quantity, quote_quantity=normalised.quote_amount,
         price=normalised.price, stop_price=normalised.stop_price,
         time_in_force=normalised.time_in_force or "")
+
+
+def _live_price(market: str, symbol: str) -> Decimal | None:
+    """The streamed last price, when it is fresh: market orders' notional and the price bands
+    can then be checked here instead of by a -1013 from Binance."""
+    if live.is_stale(market, symbol):
+        return None
+    price = (live.ticker(market, symbol) or {}).get("price")
+    return Decimal(price) if price else None
 
 
 def _rounding_note(rules, quantity: Decimal | None, order_type: str) -> str:

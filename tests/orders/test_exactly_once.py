@@ -8,8 +8,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
+from marketdata import live
 from orders import services
 from orders.models import Fill, Order, OrderStatus, Position
 from orders.services import (
@@ -197,3 +199,17 @@ def test_an_order_held_back_by_a_rate_limit_is_sent_later_once(portfolio, local_
     assert order.status == S.FILLED
     assert len(posts(local_binance, order)) == 2  # the refused attempt, then the one that filled
     assert order.fills.count() >= 1
+
+
+def test_a_market_order_below_the_minimum_value_is_refused_here_when_prices_are_live(
+        portfolio, local_binance):
+    price = local_binance.price("BTCUSDT")
+    cache.set(live.status_key("spot"), {"connected": True, "updated_at": time.time(),
+                                        "symbols": {"BTCUSDT": {"stale": False, "age": 0}}})
+    cache.set(live.ticker_key("spot", "BTCUSDT"), {"symbol": "BTCUSDT", "price": str(price)})
+
+    with pytest.raises(OrderRefused, match="notional|value|minimum"):
+        market_buy(portfolio, qty="0.0001")  # a fraction of a dollar's worth
+
+    assert local_binance.requests("POST", "/api/v3/order") == []
+    cache.delete(live.status_key("spot"))
