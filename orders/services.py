@@ -15,6 +15,7 @@ import logging
 from datetime import timedelta
 from decimal import Decimal
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -57,6 +58,8 @@ ABSENT_AFTER_CHECKS = 5
 ABSENT_AFTER = timedelta(seconds=30)
 # An intent nobody sent within this long is stale: the moment it was meant for has passed.
 INTENT_DEADLINE = timedelta(seconds=60)
+# The reconciler runs every 30 s; without a success for this long, new orders wait.
+RECONCILED_FOR_SECONDS = 600
 NOT_SENT_YET = "not sent yet: "  # the exchange asked us to wait (429/418, circuit, clock)
 
 
@@ -94,6 +97,9 @@ def order_create(*, portfolio: Portfolio, symbol: str, side: str, order_type: st
                  time_in_force: str = "", source: str = Order.Source.MANUAL,
                  market: str = "spot", reference_price: Decimal | None = None) -> Order:
     """Check the order against the symbol's filters, then save it (nothing is sent yet)."""
+    if not trading_allowed(portfolio):
+        raise OrderRefused("trading on this portfolio waits for its reconciliation with Binance "
+                           "to succeed (it runs every 30 s); try again shortly")
     rules = _rules(symbol, market)
     if reference_price is None:
         reference_price = _live_price(market, symbol)
@@ -350,7 +356,19 @@ def orders_reconcile(*, portfolio: Portfolio, gateway: OrderGateway | None = Non
         before = (order.status, order.executed_qty)
         order = order_resolve(order=order, gateway=gateway)
         settled += (order.status, order.executed_qty) != before
+    cache.set(_reconciled_key(portfolio.pk), timezone.now().isoformat(),
+              timeout=RECONCILED_FOR_SECONDS)
     return {"expired_intents": expired, "settled": settled}
+
+
+def _reconciled_key(portfolio_id: int) -> str:
+    return f"orders:reconciled:{portfolio_id}"
+
+
+def trading_allowed(portfolio: Portfolio) -> bool:
+    """A portfolio on an exchange trades only once a reconciliation with it has succeeded
+    recently: orders placed before we know what is open there could double what exists."""
+    return portfolio.is_paper or cache.get(_reconciled_key(portfolio.pk)) is not None
 
 
 def orders_refresh_for_account(*, account_id: int) -> dict:

@@ -1,9 +1,13 @@
+import logging
+
 from celery import shared_task
 from django.core.cache import cache
 
+from marketdata.exchange.errors import ExchangeError
 from orders.services import orders_reconcile
 from portfolios.models import Portfolio
 
+logger = logging.getLogger(__name__)
 RECONCILE_LOCK_SECONDS = 120
 
 
@@ -15,7 +19,11 @@ def orders_reconcile_task() -> dict:
     try:
         reports = {}
         for portfolio in Portfolio.objects.filter(active=True).exclude(mode="paper"):
-            reports[portfolio.pk] = orders_reconcile(portfolio=portfolio)
+            try:
+                reports[portfolio.pk] = orders_reconcile(portfolio=portfolio)
+            except ExchangeError as error:  # this portfolio stays closed for new orders
+                logger.warning("reconciling %s failed: %s", portfolio, error)
+                reports[portfolio.pk] = {"error": str(error)}
         return reports
     finally:
         cache.delete("orders:reconcile:lock")

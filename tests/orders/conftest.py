@@ -1,6 +1,7 @@
 import pytest
 
 from marketdata.services import symbols_sync
+from orders.services import orders_reconcile
 from portfolios.models import ExchangeAccount, Portfolio
 
 
@@ -11,5 +12,7 @@ def portfolio(trader, local_venue, local_binance):
                               base_url=local_binance.rest_url)
     account.set_credentials(api_key=local_binance.api_key, api_secret=local_binance.api_secret)
     account.save()
-    return Portfolio.objects.create(owner=trader, name="main", mode="testnet",
-                                    exchange_account=account)
+    portfolio = Portfolio.objects.create(owner=trader, name="main", mode="testnet",
+                                         exchange_account=account)
+    orders_reconcile(portfolio=portfolio)  # trading opens once a reconciliation succeeded
+    return portfolio

@@ -213,3 +213,14 @@ def test_a_market_order_below_the_minimum_value_is_refused_here_when_prices_are_
 
     assert local_binance.requests("POST", "/api/v3/order") == []
     cache.delete(live.status_key("spot"))
+
+
+def test_trading_waits_for_a_successful_reconciliation(portfolio, local_binance):
+    cache.delete(f"orders:reconciled:{portfolio.pk}")  # e.g. just started, or Binance failing
+
+    with pytest.raises(OrderRefused, match="reconciliation"):
+        market_buy(portfolio)
+    assert not Order.objects.exists()
+
+    orders_reconcile(portfolio=portfolio)
+    assert market_buy(portfolio).status == S.FILLED
