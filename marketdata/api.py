@@ -6,7 +6,7 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from marketdata import live
-from marketdata.models import Kline, Symbol, WatchedSymbol
+from marketdata.models import Kline, Symbol
 from marketdata.serializers import CandleQuery, CandleSerializer, SymbolSerializer
 
 
@@ -63,9 +63,4 @@ class TickerListApi(APIView):
 
     def get(self, request):
         market = request.query_params.get("market", "spot")
-        watched = WatchedSymbol.objects.active().filter(market=market)
-        return Response({"results": [
-            {**(live.ticker(market, w.symbol) or {"symbol": w.symbol}),
-             "stale": live.is_stale(market, w.symbol)}
-            for w in watched
-        ]})
+        return Response({"results": live.watched_tickers(market)})

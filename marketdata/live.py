@@ -8,6 +8,8 @@ import time
 
 from django.core.cache import cache
 
+from marketdata.models import WatchedSymbol
+
 STATUS_MAX_AGE_SECONDS = 15
 
 
@@ -27,14 +29,25 @@ def stream_status(market: str) -> dict | None:
     return {**status, "status_age": round(age, 1), "alive": age <= STATUS_MAX_AGE_SECONDS}
 
 
-def is_stale(market: str, symbol: str) -> bool:
-    """True unless a live stream process has fresh data for the symbol (bots must not enter)."""
-    status = stream_status(market)
+def _stale_in(status: dict | None, symbol: str) -> bool:
     if status is None or not status["alive"] or not status.get("connected"):
         return True
     entry = status.get("symbols", {}).get(symbol.upper())
     return entry is None or entry["stale"]
 
 
+def is_stale(market: str, symbol: str) -> bool:
+    """True unless a live stream process has fresh data for the symbol (bots must not enter)."""
+    return _stale_in(stream_status(market), symbol)
+
+
 def ticker(market: str, symbol: str) -> dict | None:
     return cache.get(ticker_key(market, symbol))
+
+
+def watched_tickers(market: str) -> list[dict]:
+    """The last known ticker of every watched symbol of a market, with its stale flag."""
+    status = stream_status(market)
+    return [{**(ticker(market, w.symbol) or {}), "symbol": w.symbol, "market": market,
+             "stale": _stale_in(status, w.symbol)}
+            for w in WatchedSymbol.objects.active().filter(market=market)]

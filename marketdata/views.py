@@ -15,15 +15,9 @@ QUALITY_WINDOW_DAYS = 7
 QUALITY_MAX_GAPS = 20
 
 
-def _rows(market: str) -> list[dict]:
-    return [{**(live.ticker(market, w.symbol) or {}), "symbol": w.symbol, "market": market,
-             "stale": live.is_stale(market, w.symbol)}
-            for w in WatchedSymbol.objects.active().filter(market=market)]
-
-
 @login_required
 def overview(request):
-    rows = [row for market in MARKETS for row in _rows(market)]
+    rows = [row for market in MARKETS for row in live.watched_tickers(market)]
     return render(request, "marketdata/overview.html", {"rows": rows})
 
 
