@@ -1,9 +1,7 @@
 """The stream supervisor against the local Binance: candles land, pushes go out, faults heal."""
 
 import asyncio
-import threading
 import time
-from contextlib import contextmanager
 from functools import partial
 
 import pytest
@@ -15,30 +13,10 @@ from marketdata.exchange.gateway import BinanceGateway
 from marketdata.models import Kline, WatchedSymbol
 from marketdata.stream_runner import build_supervisor, repair_after_reconnect
 from marketdata.stream_sink import PlatformSink, Throttle
+from tests.support.servers import running_in_thread as running
 from tests.support.servers import wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-@contextmanager
-def running(supervisor):
-    """The supervisor on its own loop in a thread, as in the embedded platform."""
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-
-    def run():
-        try:
-            loop.run_until_complete(supervisor.run(stop))
-        finally:
-            loop.close()  # here: channels-redis cleans up on close, on the closing thread
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        yield supervisor
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(15)
 
 
 @pytest.fixture

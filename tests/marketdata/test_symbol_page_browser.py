@@ -11,8 +11,8 @@ from marketdata.exchange.gateway import BinanceGateway
 from marketdata.models import Kline, WatchedSymbol
 from marketdata.stream_runner import build_supervisor
 from marketdata.stream_sink import PlatformSink
-from tests.marketdata.test_streams import running
 from tests.support.browser import screenshot
+from tests.support.servers import running_in_thread as running
 from tests.support.servers import wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

@@ -128,7 +128,7 @@ def test_the_stream_fills_a_resting_paper_order_when_the_market_trades_through(
     from marketdata.models import WatchedSymbol
     from marketdata.stream_runner import build_supervisor
     from marketdata.stream_sink import PlatformSink
-    from tests.marketdata.test_streams import running
+    from tests.support.servers import running_in_thread as running
     from tests.support.servers import wait_until
 
     WatchedSymbol.objects.update_or_create(market="spot", symbol="BTCUSDT",

@@ -1,8 +1,6 @@
 """The user-data stream against the local Binance: fills arrive without polling, duplicates and
 reordering change nothing, a stream that was away catches up, outside orders are adopted."""
 
-import asyncio
-import threading
 from contextlib import contextmanager
 from dataclasses import replace
 from decimal import Decimal
@@ -13,7 +11,7 @@ from orders.models import Order, OrderStatus
 from orders.services import order_event_apply
 from orders.userdata import UserStream, spot_order_event
 from tests.orders.ordering import limit_buy_below
-from tests.support.servers import wait_until
+from tests.support.servers import running_in_thread, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 S = OrderStatus
@@ -23,22 +21,9 @@ S = OrderStatus
 def streaming(portfolio, local_venue, local_binance):
     stream = UserStream(account_id=portfolio.exchange_account_id, venue=local_venue,
                         api_key=local_binance.api_key, api_secret=local_binance.api_secret)
-    loop, stop = asyncio.new_event_loop(), asyncio.Event()
-
-    def run():
-        try:
-            loop.run_until_complete(stream.run(stop))
-        finally:
-            loop.close()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
+    with running_in_thread(stream):
         wait_until(lambda: stream.connected, timeout=10, what="the user stream")
         yield stream
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(15)
 
 
 def status_of(order):

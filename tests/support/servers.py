@@ -4,6 +4,7 @@ Nothing here fakes a part: the ASGI server is daphne, workers are `celery worker
 processes or the embedded thread worker, and they reach the test database and Redis for real.
 """
 
+import asyncio
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +91,28 @@ def start_process(args: list[str], env: dict[str, str]) -> subprocess.Popen:
         [sys.executable, *args], cwd=REPO, env=env, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
+
+
+@contextmanager
+def running_in_thread(runner):
+    """`runner.run(stop)` (a stream supervisor, a user stream) on its own event loop in a
+    thread, as the embedded platform runs them; stopped and joined on exit."""
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    def run():
+        try:
+            loop.run_until_complete(runner.run(stop))
+        finally:
+            loop.close()  # here: channels-redis cleans up on close, on the closing thread
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield runner
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(15)
 
 
 @dataclass
