@@ -5,15 +5,16 @@ Event types and payloads (all amounts as decimal strings):
   executed_qty, average_price, reason, portfolio_id}
 - fill.new: {order_id, client_order_id, symbol, side, trade_id, price, quantity, commission,
   commission_asset, is_maker, executed_at}
-- position.update: {portfolio_id, symbol, quantity, average_entry, cost, realised_pnl,
-  fees_paid}
+- position.update: {portfolio_id, market, symbol, quantity, average_entry, cost,
+  realised_pnl, fees_paid}
+- balance.update: {portfolio_id, balances: [{asset, free, locked}]}
 """
 
 import logging
 
 from django.db import transaction
 
-from orders.models import Fill, Order, Position
+from orders.models import Balance, Fill, Order, Position
 from tradingsite.events import send_to_user
 
 logger = logging.getLogger(__name__)
@@ -41,7 +42,8 @@ def fill_payload(fill: Fill) -> dict:
 
 
 def position_payload(position: Position) -> dict:
-    return {"portfolio_id": position.portfolio_id, "symbol": position.symbol,
+    return {"portfolio_id": position.portfolio_id, "market": position.market,
+            "symbol": position.symbol,
             "quantity": _text(position.quantity),
             "average_entry": _text(position.average_entry), "cost": _text(position.cost),
             "realised_pnl": _text(position.realised_pnl), "fees_paid": _text(position.fees_paid)}
@@ -69,3 +71,11 @@ def fill_booked(fill: Fill, *, owner_id: int) -> None:
 
 def position_changed(position: Position, *, owner_id: int) -> None:
     _after_commit(owner_id, "position.update", position_payload(position))
+
+
+def balances_changed(portfolio) -> None:
+    rows = Balance.objects.filter(portfolio=portfolio).order_by("asset")
+    data = {"portfolio_id": portfolio.pk,
+            "balances": [{"asset": b.asset, "free": _text(b.free), "locked": _text(b.locked)}
+                         for b in rows]}
+    _after_commit(portfolio.owner_id, "balance.update", data)

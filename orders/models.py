@@ -91,6 +91,11 @@ class Order(models.Model):
                                          help_text="MARKET orders by amount to spend/receive")
     price = models.DecimalField(**MONEY, null=True, blank=True)
     stop_price = models.DecimalField(**MONEY, null=True, blank=True)
+    callback_rate = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True,
+                                        help_text="futures trailing stop: percent, 0.1 to 10")
+    activation_price = models.DecimalField(**MONEY, null=True, blank=True,
+                                           help_text="futures trailing stop: starts trailing "
+                                           "once the price reaches this")
     time_in_force = models.CharField(max_length=3, blank=True)
     reduce_only = models.BooleanField(default=False)
     position_side = models.CharField(max_length=5, blank=True)
@@ -182,6 +187,11 @@ class Position(models.Model):
     cost = models.DecimalField(**MONEY, default=ZERO)
     realised_pnl = models.DecimalField(**MONEY, default=ZERO)
     fees_paid = models.DecimalField(**MONEY, default=ZERO, help_text="in the quote asset")
+    # Futures: what Binance last reported, beside what our fills add up to (never overwritten
+    # by it: a report racing a fill would count the fill twice).
+    exchange_quantity = models.DecimalField(**MONEY, null=True, blank=True)
+    exchange_entry_price = models.DecimalField(**MONEY, null=True, blank=True)
+    exchange_checked_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -199,7 +209,12 @@ class Position(models.Model):
         return self.cost / self.quantity if self.quantity else None
 
     def unrealised_pnl(self, last_price: Decimal) -> Decimal:
+        # Futures keep a signed cost (see orders.accounting), so one formula fits both sides.
         return self.quantity * last_price - self.cost
+
+    @property
+    def differs_from_exchange(self) -> bool:
+        return self.exchange_quantity is not None and self.exchange_quantity != self.quantity
 
 
 class Balance(models.Model):
@@ -223,3 +238,30 @@ class Balance(models.Model):
     @property
     def total(self) -> Decimal:
         return self.free + self.locked
+
+
+class FuturesSetting(models.Model):
+    """A portfolio's leverage and margin type for one USD-M symbol, as last set on Binance."""
+
+    class MarginType(models.TextChoices):
+        CROSSED = "CROSSED", "cross"
+        ISOLATED = "ISOLATED", "isolated"
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE,
+                                  related_name="futures_settings")
+    symbol = models.CharField(max_length=30)
+    leverage = models.PositiveSmallIntegerField(default=1)
+    margin_type = models.CharField(max_length=8, choices=MarginType.choices,
+                                   default=MarginType.CROSSED)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["portfolio", "symbol"],
+                                    name="futures_setting_unique_symbol"),
+            models.CheckConstraint(condition=Q(leverage__gte=1) & Q(leverage__lte=125),
+                                   name="futures_leverage_1_to_125"),
+        ]
+
+    def __str__(self):
+        return f"{self.symbol} {self.leverage}x {self.get_margin_type_display()}"

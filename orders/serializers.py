@@ -7,8 +7,11 @@ from marketdata import live
 from orders.models import Balance, Fill, Order, Position
 from portfolios.models import Portfolio
 
-# Types a spot order ticket offers; futures-only types are refused here, not by Binance.
+# The types each market takes; the other market's types are refused here, not by Binance.
 SPOT_ORDER_TYPES = ["MARKET", "LIMIT", "LIMIT_MAKER", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"]
+FUTURES_ORDER_TYPES = ["MARKET", "LIMIT", "STOP_MARKET", "TAKE_PROFIT_MARKET",
+                       "TRAILING_STOP_MARKET"]
+ORDER_TYPES = {"spot": SPOT_ORDER_TYPES, "futures": FUTURES_ORDER_TYPES}
 TIMES_IN_FORCE = ["GTC", "IOC", "FOK"]
 
 
@@ -63,7 +66,8 @@ class OrderSerializer(MoneyModelSerializer):
         model = Order
         fields = ["id", "portfolio", "portfolio_name", "client_order_id", "exchange_order_id",
                   "source", "market", "symbol", "side", "type", "quantity", "quote_quantity",
-                  "price", "stop_price", "time_in_force", "status", "status_display",
+                  "price", "stop_price", "time_in_force", "reduce_only", "callback_rate",
+                  "activation_price", "status", "status_display",
                   "executed_qty", "cumulative_quote", "average_price", "reason", "created_at",
                   "submitted_at", "updated_at"]
         read_only_fields = fields
@@ -75,7 +79,8 @@ class OrderPlaceInput(serializers.Serializer):
     portfolio = serializers.IntegerField()
     symbol = serializers.RegexField(r"^[A-Za-z0-9]{2,30}$")
     side = serializers.ChoiceField(choices=Order.Side.choices)
-    type = serializers.ChoiceField(choices=SPOT_ORDER_TYPES)
+    market = serializers.ChoiceField(choices=["spot", "futures"], default="spot")
+    type = serializers.ChoiceField(choices=sorted(set(SPOT_ORDER_TYPES + FUTURES_ORDER_TYPES)))
     quantity = serializers.DecimalField(max_digits=36, decimal_places=18, min_value=Decimal(0),
                                         required=False, allow_null=True)
     quote_quantity = serializers.DecimalField(max_digits=36, decimal_places=18,
@@ -87,6 +92,13 @@ class OrderPlaceInput(serializers.Serializer):
                                           min_value=Decimal(0), required=False, allow_null=True)
     time_in_force = serializers.ChoiceField(choices=TIMES_IN_FORCE, required=False,
                                             allow_blank=True, default="")
+    reduce_only = serializers.BooleanField(default=False, help_text="futures only")
+    callback_rate = serializers.DecimalField(max_digits=5, decimal_places=2, required=False,
+                                             allow_null=True,
+                                             help_text="futures trailing stop, percent")
+    activation_price = serializers.DecimalField(max_digits=36, decimal_places=18,
+                                                min_value=Decimal(0), required=False,
+                                                allow_null=True)
 
     def validate_portfolio(self, value: int) -> Portfolio:
         portfolio = Portfolio.objects.owned_by(self.context["request"].user).filter(
@@ -99,6 +111,9 @@ class OrderPlaceInput(serializers.Serializer):
         has_quantity = attrs.get("quantity") is not None
         if has_quantity == (attrs.get("quote_quantity") is not None):
             raise serializers.ValidationError("give either a quantity or a quote_quantity")
+        if attrs["type"] not in ORDER_TYPES[attrs["market"]]:
+            raise serializers.ValidationError({"type": [
+                f"{attrs['market']} orders are {', '.join(ORDER_TYPES[attrs['market']])}"]})
         attrs["symbol"] = attrs["symbol"].upper()
         return attrs
 
@@ -129,6 +144,7 @@ class PositionSerializer(MoneyModelSerializer):
         model = Position
         fields = ["id", "portfolio", "portfolio_name", "market", "symbol", "quantity", "cost",
                   "average_entry", "last_price", "unrealised_pnl", "realised_pnl", "fees_paid",
+                  "exchange_quantity", "exchange_entry_price", "exchange_checked_at",
                   "updated_at"]
         read_only_fields = fields
 

@@ -35,16 +35,18 @@ from marketdata.exchange.filters import (
     format_decimal,
     normalise_order,
     round_quantity,
+    round_stop_price,
 )
 from marketdata.exchange.gateway import BinanceGateway
 from marketdata.symbol_rules import rules_for
-from orders import events, fillmodel
-from orders.accounting import FillAmounts, PositionState, apply_fill
+from orders import events, fillmodel, sync
+from orders.accounting import FillAmounts, PositionState, apply_fill, apply_futures_fill
 from orders.gateways import paper
 from orders.gateways.base import ExchangeOrder, OrderGateway, TradeFill
+from orders.gateways.binance_futures import CONDITIONAL_TYPES, BinanceFuturesGateway
 from orders.gateways.binance_spot import BinanceSpotGateway
 from orders.gateways.paper import PaperGateway
-from orders.models import EXCHANGE_STATUS, Fill, Order, OrderStatus, Position
+from orders.models import EXCHANGE_STATUS, Fill, FuturesSetting, Order, OrderStatus, Position
 from portfolios.models import Portfolio
 
 logger = logging.getLogger(__name__)
@@ -78,8 +80,19 @@ def gateway_for(portfolio: Portfolio) -> OrderGateway:
         return PaperGateway(rules_for=_rules_of)
     account = portfolio.exchange_account
     api_key, api_secret = account.credentials()
-    return BinanceSpotGateway(BinanceGateway(account.venue(), api_key=api_key,
-                                             api_secret=api_secret))
+    client = BinanceGateway(account.venue(), api_key=api_key, api_secret=api_secret)
+    if account.market == "futures":
+        return BinanceFuturesGateway(client)
+    return BinanceSpotGateway(client)
+
+
+def _check_market(portfolio: Portfolio, market: str) -> None:
+    if market not in ("spot", "futures"):
+        raise OrderRefused(f"unknown market {market!r}: spot or futures")
+    account = portfolio.exchange_account
+    if account is not None and not portfolio.is_paper and account.market != market:
+        raise OrderRefused(f"this portfolio trades through a {account.get_market_display()} "
+                           f"account: it cannot place {market} orders")
 
 
 # --- placing ---------------------------------------------------------------------------------
@@ -95,19 +108,24 @@ def order_create(*, portfolio: Portfolio, symbol: str, side: str, order_type: st
                  quantity: Decimal | None = None, quote_quantity: Decimal | None = None,
                  price: Decimal | None = None, stop_price: Decimal | None = None,
                  time_in_force: str = "", source: str = Order.Source.MANUAL,
-                 market: str = "spot", reference_price: Decimal | None = None) -> Order:
+                 market: str = "spot", reference_price: Decimal | None = None,
+                 reduce_only: bool = False, position_side: str = "",
+                 callback_rate: Decimal | None = None,
+                 activation_price: Decimal | None = None) -> Order:
     """Check the order against the symbol's filters, then save it (nothing is sent yet)."""
     if not trading_allowed(portfolio):
         raise OrderRefused("trading on this portfolio waits for its reconciliation with Binance "
                            "to succeed (it runs every 30 s); try again shortly")
+    _check_market(portfolio, market)
     rules = _rules(symbol, market)
+    trailing = _trailing_stop(rules, order_type, callback_rate, activation_price)
     if reference_price is None:
         reference_price = _live_price(market, symbol)
     try:
         normalised = normalise_order(rules, side=side, order_type=order_type,
                                      quantity=quantity, price=price, stop_price=stop_price,
                                      reference_price=reference_price,
-                                     quote_amount=quote_quantity,
+                                     quote_amount=quote_quantity, reduce_only=reduce_only,
                                      time_in_force=time_in_force or None)
     except OrderRejected as rejected:
         detail = getattr(rejected, "detail", "") or str(rejected)
@@ -116,7 +134,28 @@ def order_create(*, portfolio: Portfolio, symbol: str, side: str, order_type: st
         portfolio=portfolio, source=source, market=market, symbol=symbol, side=side,
         type=order_type, quantity=normalised.quantity, quote_quantity=normalised.quote_amount,
         price=normalised.price, stop_price=normalised.stop_price,
-        time_in_force=normalised.time_in_force or "")
+        time_in_force=normalised.time_in_force or "", reduce_only=normalised.reduce_only,
+        position_side=position_side, **trailing)
+
+
+def _trailing_stop(rules, order_type: str, callback_rate: Decimal | None,
+                   activation_price: Decimal | None) -> dict:
+    """A futures trailing stop's callback rate (0.1% to 10%, Binance's bounds) and optional
+    activation price, rounded to the tick; other orders take neither."""
+    if order_type != Order.Type.TRAILING_STOP_MARKET:
+        if callback_rate is not None or activation_price is not None:
+            raise OrderRefused("only a futures TRAILING_STOP_MARKET takes a callback rate or "
+                               "an activation price")
+        return {}
+    if not rules.is_futures:
+        raise OrderRefused("TRAILING_STOP_MARKET is a futures order type; on spot use "
+                           "STOP_LOSS_LIMIT")
+    if callback_rate is None or not Decimal("0.1") <= Decimal(callback_rate) <= Decimal("10"):
+        raise OrderRefused("a trailing stop needs a callback rate between 0.1 and 10 (percent)")
+    rate = Decimal(callback_rate).quantize(Decimal("0.1"))
+    if activation_price is not None:
+        activation_price = round_stop_price(rules, activation_price)
+    return {"callback_rate": rate, "activation_price": activation_price}
 
 
 def _live_price(market: str, symbol: str) -> Decimal | None:
@@ -253,13 +292,26 @@ def _position_apply(order: Order, trade: TradeFill, rules) -> None:
                           realised_pnl=position.realised_pnl, fees_paid=position.fees_paid)
     amounts = FillAmounts(side=order.side, price=trade.price, quantity=trade.quantity,
                           quote_quantity=trade.quote_quantity, commission=trade.commission,
-                          commission_asset=trade.commission_asset)
-    state = apply_fill(state, amounts, base_asset=rules.base_asset,
-                       quote_asset=rules.quote_asset)
+                          commission_asset=trade.commission_asset,
+                          commission_quote=_fee_value(trade, rules))
+    if order.market == "futures":
+        state = apply_futures_fill(state, amounts, quote_asset=rules.quote_asset)
+    else:
+        state = apply_fill(state, amounts, base_asset=rules.base_asset,
+                           quote_asset=rules.quote_asset)
     position.quantity, position.cost = state.quantity, state.cost
     position.realised_pnl, position.fees_paid = state.realised_pnl, state.fees_paid
     position.save()
     events.position_changed(position, owner_id=order.portfolio.owner_id)
+
+
+def _fee_value(trade: TradeFill, rules) -> Decimal | None:
+    """A fee paid in a third asset (BNB), valued in the quote asset at its live price; None
+    when there is no fresh price (the fee is then reported in BNB only)."""
+    if trade.commission_asset in ("", rules.base_asset, rules.quote_asset):
+        return None
+    price = _live_price("spot", f"{trade.commission_asset}{rules.quote_asset}")
+    return trade.commission * price if price is not None else None
 
 
 def _fetch_missing_fills(order: Order, venue: str, gateway: OrderGateway | None = None) -> None:
@@ -356,9 +408,14 @@ def orders_reconcile(*, portfolio: Portfolio, gateway: OrderGateway | None = Non
         before = (order.status, order.executed_qty)
         order = order_resolve(order=order, gateway=gateway)
         settled += (order.status, order.executed_qty) != before
+    report = {"expired_intents": expired, "settled": settled}
+    if not portfolio.is_paper and sync.sole_portfolio(portfolio.exchange_account_id):
+        # Raises on an exchange error: the portfolio then stays closed for new orders.
+        report.update(sync.holdings_sync(portfolio=portfolio,
+                                         gateway=gateway or gateway_for(portfolio)))
     cache.set(_reconciled_key(portfolio.pk), timezone.now().isoformat(),
               timeout=RECONCILED_FOR_SECONDS)
-    return {"expired_intents": expired, "settled": settled}
+    return report
 
 
 def _reconciled_key(portfolio_id: int) -> str:
@@ -395,30 +452,69 @@ def _adopt_open_orders(account_id: int, gateway: OrderGateway) -> int:
 
 def order_event_apply(*, account_id: int, venue: str, event) -> Order | None:
     """Apply one user-stream order event; an order we did not place is adopted or flagged."""
-    order = (Order.objects.filter(client_order_id=event.client_order_id,
-                                  portfolio__exchange_account_id=account_id).first()
-             or _adopt_external(account_id, event))
+    order = Order.objects.filter(client_order_id=event.client_order_id,
+                                 portfolio__exchange_account_id=account_id).first()
+    if order is None and event.order_type in CONDITIONAL_TYPES:
+        # The order a triggered algo order placed: its fills are booked on the algo order,
+        # which its ALGO_UPDATE (or the reconciler) resolves; adopting it would book them twice.
+        return None
+    order = order or _adopt_external(account_id, event)
     if order is None:
         return None
     return order_apply(order=order, answer=event.answer, venue=venue)
 
 
+def algo_event_apply(*, account_id: int, client_order_id: str) -> Order | None:
+    """An ALGO_UPDATE: ask about the conditional order (and what its trigger placed)."""
+    order = Order.objects.filter(client_order_id=client_order_id,
+                                 portfolio__exchange_account_id=account_id).first()
+    return order_resolve(order=order) if order is not None else None
+
+
 def _adopt_external(account_id: int, event) -> Order | None:
-    portfolios = list(Portfolio.objects.filter(exchange_account_id=account_id, active=True))
-    if len(portfolios) != 1:
+    portfolio = sync.sole_portfolio(account_id)
+    if portfolio is None:
         logger.warning("order %s on account %s was placed outside the platform and cannot be "
                        "given to one portfolio; flagged, not booked", event.client_order_id,
                        account_id)
         return None
     logger.warning("adopting order %s placed outside the platform into %s",
-                   event.client_order_id, portfolios[0])
+                   event.client_order_id, portfolio)
     order, _ = Order.objects.get_or_create(
         client_order_id=event.client_order_id,
-        defaults={"portfolio": portfolios[0], "source": Order.Source.EXTERNAL,
-                  "symbol": event.symbol, "side": event.side, "type": event.order_type,
-                  "quantity": event.quantity, "price": event.price or None,
-                  "reason": "placed outside the platform"})
+        defaults={"portfolio": portfolio, "source": Order.Source.EXTERNAL,
+                  "market": portfolio.exchange_account.market, "symbol": event.symbol,
+                  "side": event.side, "type": event.order_type, "quantity": event.quantity,
+                  "price": event.price or None, "reason": "placed outside the platform"})
     return order
+
+
+# --- futures settings ------------------------------------------------------------------------
+
+def futures_configure(*, portfolio: Portfolio, symbol: str, leverage: int | None = None,
+                      margin_type: str | None = None) -> FuturesSetting:
+    """Set a futures symbol's leverage and/or margin type on Binance, then remember them.
+    Asking for what is already set is fine (Binance's -4046 counts as success)."""
+    _rules(symbol, "futures")
+    if leverage is not None and not 1 <= int(leverage) <= 125:
+        raise OrderRefused("leverage must be a whole number from 1 to 125")
+    if margin_type is not None and margin_type not in FuturesSetting.MarginType.values:
+        raise OrderRefused("margin type must be CROSSED or ISOLATED")
+    _check_market(portfolio, "futures")
+    gateway = gateway_for(portfolio)
+    if not portfolio.is_paper:
+        try:
+            if margin_type is not None:
+                gateway.set_margin_type(symbol, margin_type)
+            if leverage is not None:
+                gateway.set_leverage(symbol, int(leverage))
+        except DefiniteRejection as error:
+            raise OrderRefused(f"Binance refused: {error}") from error
+    setting, _ = FuturesSetting.objects.get_or_create(portfolio=portfolio, symbol=symbol)
+    setting.leverage = int(leverage) if leverage is not None else setting.leverage
+    setting.margin_type = margin_type or setting.margin_type
+    setting.save()
+    return setting
 
 
 # --- paper matching --------------------------------------------------------------------------

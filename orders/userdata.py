@@ -50,11 +50,61 @@ def spot_order_event(event: dict) -> OrderReport:
                       price=Decimal(event["p"]), answer=answer, event_time=event["E"])
 
 
+def futures_order_event(event: dict) -> OrderReport:
+    """An ORDER_TRADE_UPDATE as the exchange's view of the order, with its one new fill."""
+    body = event["o"]
+    fills = []
+    if body["x"] == "TRADE":
+        price, qty = Decimal(body["L"]), Decimal(body["l"])
+        fills.append(TradeFill(trade_id=int(body["t"]), price=price, quantity=qty,
+                               quote_quantity=price * qty, commission=Decimal(body["n"]),
+                               commission_asset=body.get("N") or "",
+                               is_maker=bool(body["m"]), executed_at=_at(body["T"])))
+    executed = Decimal(body["z"])
+    answer = ExchangeOrder(status=body["X"], exchange_order_id=body["i"], executed_qty=executed,
+                           cumulative_quote=executed * Decimal(body.get("ap") or "0"),
+                           fills=fills)
+    return OrderReport(client_order_id=body["c"], symbol=body["s"], side=body["S"],
+                       order_type=body.get("ot") or body["o"], quantity=Decimal(body["q"]),
+                       price=Decimal(body["p"]), answer=answer, event_time=event["E"])
+
+
+def spot_balances_event(event: dict) -> dict[str, tuple[Decimal, Decimal]]:
+    """outboundAccountPosition: the assets that changed, free and locked."""
+    return {b["a"]: (Decimal(b["f"]), Decimal(b["l"])) for b in event["B"]}
+
+
+def futures_positions_event(event: dict) -> dict[str, tuple[Decimal, Decimal]]:
+    """ACCOUNT_UPDATE: the one-way positions that changed, amount and entry price."""
+    return {p["s"]: (Decimal(p["pa"]), Decimal(p["ep"])) for p in event["a"]["P"]
+            if p.get("ps", "BOTH") == "BOTH"}
+
+
 @database_sync_to_async
 def _apply(account_id: int, venue: str, order_event: OrderReport) -> None:
     from orders.services import order_event_apply
 
     order_event_apply(account_id=account_id, venue=venue, event=order_event)
+
+
+@database_sync_to_async
+def _apply_algo(account_id: int, client_algo_id: str) -> None:
+    from orders.services import algo_event_apply
+
+    algo_event_apply(account_id=account_id, client_order_id=client_algo_id)
+
+
+@database_sync_to_async
+def _apply_holdings(account_id: int, *, balances=None, positions=None) -> None:
+    from orders import sync
+
+    portfolio = sync.sole_portfolio(account_id)
+    if portfolio is None:
+        return
+    if balances:
+        sync.balances_apply(portfolio=portfolio, balances=balances, complete=False)
+    if positions:
+        sync.futures_positions_apply(portfolio=portfolio, positions=positions, complete=False)
 
 
 @database_sync_to_async
@@ -117,3 +167,11 @@ class UserStream:
             raise ConnectionError(f"user stream ended: {kind} {event.get('m', '')}")
         if kind == "executionReport":
             await _apply(self.account_id, self.venue.key, spot_order_event(event))
+        elif kind == "ORDER_TRADE_UPDATE":
+            await _apply(self.account_id, self.venue.key, futures_order_event(event))
+        elif kind == "ALGO_UPDATE":
+            await _apply_algo(self.account_id, event["o"]["caid"])
+        elif kind == "outboundAccountPosition":
+            await _apply_holdings(self.account_id, balances=spot_balances_event(event))
+        elif kind == "ACCOUNT_UPDATE":
+            await _apply_holdings(self.account_id, positions=futures_positions_event(event))

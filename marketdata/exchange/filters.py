@@ -236,7 +236,7 @@ def round_price(rules: SymbolRules, price: Number, *, side: str) -> Decimal:
     return _to_step(value, _price_step(rules), rounding)
 
 
-def _round_stop_price(rules: SymbolRules, stop_price: Number) -> Decimal:
+def round_stop_price(rules: SymbolRules, stop_price: Number) -> Decimal:
     # A trigger has no passive side (earlier is safer for a stop-loss, later for a
     # take-profit), so it goes to the nearest tick.
     value = _amount("stop price", stop_price)
@@ -668,7 +668,7 @@ def normalise_order(
         order_type=kind,
         quantity=_maybe(quantity, lambda value: round_quantity(rules, value, market=at_market)),
         price=_maybe(price, lambda value: round_price(rules, value, side=side)),
-        stop_price=_maybe(stop_price, lambda value: _round_stop_price(rules, value)),
+        stop_price=_maybe(stop_price, lambda value: round_stop_price(rules, value)),
         quote_amount=_maybe(quote_amount, lambda value: _round_quote_amount(rules, value)),
         iceberg_qty=_maybe(iceberg_qty, lambda value: round_quantity(rules, value)),
         trailing_delta=trailing_delta,

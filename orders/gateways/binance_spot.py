@@ -90,3 +90,9 @@ class BinanceSpotGateway:
         # Without a symbol this weighs 80: fine after a reconnect, never in a tight loop.
         params = {"symbol": symbol} if symbol else {}
         return [order_report(raw) for raw in self.gateway.call("get_open_orders", **params)]
+
+    def balances(self) -> dict[str, tuple[Decimal, Decimal]]:
+        """asset -> (free, locked), for the assets the account holds any of."""
+        raw = self.gateway.call("get_account", omitZeroBalances="true")
+        return {b["asset"]: (Decimal(b["free"]), Decimal(b["locked"]))
+                for b in raw["balances"] if Decimal(b["free"]) or Decimal(b["locked"])}

@@ -188,6 +188,7 @@ def test_fills_and_positions_carry_decimal_strings_and_unrealised_pnl(owner, por
 
 def test_balances_and_portfolios_list_only_the_traders_own(owner, portfolio,
                                                            outsiders_portfolio):
+    Balance.objects.filter(portfolio=portfolio).delete()  # the reconciliation copied Binance's
     Balance.objects.create(portfolio=portfolio, asset="USDT", free=Decimal("9000.5"),
                            locked=Decimal("100"))
     Balance.objects.create(portfolio=outsiders_portfolio, asset="USDT", free=Decimal("1"))
@@ -240,3 +241,24 @@ def test_an_outsider_cannot_place_into_the_traders_portfolio(outsider, portfolio
 def test_the_api_needs_a_logged_in_trader(portfolio):
     assert APIClient().get("/api/orders/").status_code == 403
     assert APIClient().post("/api/orders/", {}).status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_futures_stop_is_placed_through_the_api_and_a_spot_type_is_refused_in_words(
+        owner, futures_portfolio, local_binance):
+    stop = str((local_binance.price("BTCUSDT") * Decimal("0.9")).quantize(Decimal("0.1")))
+    base = {"portfolio": futures_portfolio.pk, "market": "futures", "symbol": "BTCUSDT",
+            "side": "SELL", "quantity": "0.01"}
+
+    placed = owner.post("/api/orders/", {**base, "type": "STOP_MARKET", "stop_price": stop},
+                        format="json")
+    refused = owner.post("/api/orders/", {**base, "type": "STOP_LOSS_LIMIT",
+                                          "stop_price": stop, "price": stop}, format="json")
+
+    assert placed.status_code == 201, placed.json()
+    assert placed.json()["status"] == S.NEW
+    assert placed.json()["market"] == "futures"
+    assert local_binance.requests("POST", "/fapi/v1/algoOrder",
+                                  clientAlgoId=placed.json()["client_order_id"])
+    assert refused.status_code == 400
+    assert "futures orders are MARKET, LIMIT, STOP_MARKET" in str(refused.json()["type"])
