@@ -49,6 +49,7 @@ __all__ = [
     "Trend",
     "atr",
     "bollinger",
+    "donchian",
     "ema",
     "fibonacci_levels",
     "macd",
@@ -442,6 +443,28 @@ def bollinger(close: pd.Series, n: int = 20, k: float = 2.0) -> pd.DataFrame:
         np.subtract(middle, upper, out=lower)
         upper += middle
     return _frame(out[:, : len(x)], ["middle", "upper", "lower"], close)
+
+
+def donchian(high: pd.Series, low: pd.Series, n: int = 20) -> pd.DataFrame:
+    """Donchian channel: highest high (``upper``) and lowest low (``lower``) of the last ``n``
+    bars, the current one included, and their mean (``middle``); first value at index n-1.
+
+    Upper and lower equal ``talib.MAX(high, n)`` and ``talib.MIN(low, n)`` (TA-Lib has no
+    Donchian function). A breakout rule compares the close with the channel of the bars
+    before it: ``close > upper.shift(1)``.
+    """
+    n = _check_period(n, "n")
+    h, lo = _as_float_array(high), _as_float_array(low)
+    out = np.full((3, len(h)), np.nan)
+    start = _first_valid(h, lo)
+    upper, middle, lower = out
+    # A NaN inside the data propagates through the block extremes to exactly the windows
+    # that contain it, as the rolling averages above blank theirs.
+    upper[start:] = _rolling_extreme(h[start:], n, np.maximum)
+    lower[start:] = _rolling_extreme(lo[start:], n, np.minimum)
+    np.add(upper, lower, out=middle)
+    middle /= 2.0
+    return _frame(out, ["upper", "middle", "lower"], high)
 
 
 def _true_range(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
