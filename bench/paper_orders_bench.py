@@ -32,6 +32,9 @@ def arguments():
     parser.add_argument("--orders", type=int, default=3000)
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--prints", type=int, default=5000, help="trade prints for the matcher")
+    parser.add_argument("--processes", type=int, default=4,
+                        help="also place orders from this many processes at once, one "
+                             "portfolio each (as many bots on many portfolios would)")
     return parser.parse_args()
 
 
@@ -108,6 +111,41 @@ def bench_market_orders(count: int) -> None:
           f"(validate, persist, fill, book fill, position, balances)")
 
 
+def _place_orders(portfolio_id: int, count: int) -> None:
+    from django.db import connections
+
+    from orders.services import order_place
+    from portfolios.models import Portfolio
+
+    connections.close_all()  # a forked child must not share the parent's connection
+    portfolio = Portfolio.objects.get(pk=portfolio_id)
+    for n in range(count):
+        order_place(portfolio=portfolio, symbol="BTCUSDT", side="BUY" if n % 2 == 0 else "SELL",
+                    order_type="MARKET", quantity=Decimal("0.001"))
+    connections.close_all()
+
+
+def bench_parallel_market_orders(count: int, processes: int) -> None:
+    import multiprocessing
+
+    from django.db import connections
+
+    portfolios = [paper_portfolio(f"parallel-{n}").pk for n in range(processes)]
+    connections.close_all()
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_place_orders, args=(pk, count // processes))
+               for pk in portfolios]
+    started = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    elapsed = time.perf_counter() - started
+    placed = count // processes * processes
+    print(f"paper market orders from {processes} processes: {placed} in {elapsed:.2f} s = "
+          f"{placed / elapsed:.0f} orders/s")
+
+
 def bench_crossing(symbols: list[str], prints: int) -> None:
     from orders.fillmodel import Trade
     from orders.models import Order
@@ -152,6 +190,8 @@ def main():
         setup_django(args.server)
         symbols = load_symbols(20)
         bench_market_orders(args.orders)
+        if args.processes > 1:
+            bench_parallel_market_orders(args.orders, args.processes)
         bench_crossing(symbols, args.prints)
     finally:
         from django.db import connections

@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from marketdata.exchange.errors import ExchangeError
-from orders.models import Balance, Fill, Order, Position
+from orders.models import Balance, Fill, FuturesSetting, Order, Position
 from orders.services import OrderRefused, order_cancel, orders_reconcile
 
 
@@ -32,8 +32,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
-    list_display = ["client_order_id", "portfolio", "symbol", "side", "type", "quantity",
-                    "price", "status", "executed_qty", "source", "created_at"]
+    list_display = ["client_order_id", "portfolio", "market", "symbol", "side", "type",
+                    "quantity", "price", "status", "executed_qty", "source", "created_at"]
     list_filter = ["status", "side", "type", "source", "market"]
     search_fields = ["client_order_id", "symbol", "exchange_order_id"]
     inlines = [FillInline]
@@ -66,9 +66,23 @@ class FillAdmin(ReadOnlyAdmin):
 
 @admin.register(Position)
 class PositionAdmin(ReadOnlyAdmin):
-    list_display = ["portfolio", "symbol", "quantity", "average_entry", "cost", "realised_pnl",
-                    "fees_paid", "updated_at"]
+    list_display = ["portfolio", "market", "symbol", "quantity", "average_entry", "cost",
+                    "realised_pnl", "fees_paid", "exchange_quantity", "agrees_with_exchange",
+                    "updated_at"]
     list_filter = ["market"]
+
+    @admin.display(boolean=True, description="agrees with Binance")
+    def agrees_with_exchange(self, position):
+        if position.exchange_quantity is None:
+            return None
+        return not position.differs_from_exchange
+
+
+@admin.register(FuturesSetting)
+class FuturesSettingAdmin(ReadOnlyAdmin):
+    """Set through the order services (they ask Binance first); listed here to be seen."""
+
+    list_display = ["portfolio", "symbol", "leverage", "margin_type", "updated_at"]
 
 
 @admin.register(Balance)

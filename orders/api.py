@@ -13,12 +13,13 @@ from orders.models import Balance, Fill, Order, OrderStatus, Position
 from orders.serializers import (
     BalanceSerializer,
     FillSerializer,
+    OcoPlaceInput,
     OrderPlaceInput,
     OrderSerializer,
     PortfolioSerializer,
     PositionSerializer,
 )
-from orders.services import OrderRefused, order_cancel, order_place
+from orders.services import OrderRefused, oco_place, order_cancel, order_place
 from portfolios.models import Portfolio
 
 
@@ -67,6 +68,19 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         except ExchangeError as error:
             return exchange_problem(error)
         return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=False, methods=["post"])
+    def oco(self, request):
+        """POST /api/orders/oco/: a spot OCO; 201 with both legs [limit leg, stop leg]."""
+        placing = OcoPlaceInput(data=request.data, context={"request": request})
+        placing.is_valid(raise_exception=True)
+        try:
+            legs = oco_place(source=Order.Source.API, **placing.validated_data)
+        except OrderRefused as refused:
+            return Response({"detail": str(refused)}, status=status.HTTP_400_BAD_REQUEST)
+        except ExchangeError as error:
+            return exchange_problem(error)
+        return Response(OrderSerializer(legs, many=True).data, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):

@@ -15,7 +15,7 @@ import logging
 from django.db import transaction
 
 from orders.models import Balance, Fill, Order, Position
-from tradingsite.events import send_to_user
+from tradingsite.events import publish_to_user
 
 logger = logging.getLogger(__name__)
 
@@ -49,16 +49,10 @@ def position_payload(position: Position) -> dict:
             "realised_pnl": _text(position.realised_pnl), "fees_paid": _text(position.fees_paid)}
 
 
-def _push(owner_id: int, event_type: str, data: dict) -> None:
-    try:
-        send_to_user(user_id=owner_id, event_type=event_type, data=data)
-    except Exception:  # a page that misses an update reloads it; the books are already safe
-        logger.exception("could not push %s", event_type)
-
-
 def _after_commit(owner_id: int, event_type: str, data: dict) -> None:
     # The payload is taken now, inside the transaction; it is sent only once that commits.
-    transaction.on_commit(lambda: _push(owner_id, event_type, data))
+    transaction.on_commit(lambda: publish_to_user(user_id=owner_id, event_type=event_type,
+                                                  data=data))
 
 
 def order_changed(order: Order, *, owner_id: int) -> None:

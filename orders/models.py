@@ -100,6 +100,9 @@ class Order(models.Model):
     reduce_only = models.BooleanField(default=False)
     position_side = models.CharField(max_length=5, blank=True)
     client_order_id = models.CharField(max_length=36, unique=True, default=new_client_order_id)
+    list_client_order_id = models.CharField(max_length=36, blank=True, db_index=True,
+                                            help_text="OCO: our id of the order list; its "
+                                            "other leg carries the same")
     exchange_order_id = models.BigIntegerField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=OrderStatus.choices, default=S.CREATED)
     executed_qty = models.DecimalField(**MONEY, default=ZERO)
@@ -142,6 +145,13 @@ class Order(models.Model):
     @property
     def average_price(self) -> Decimal | None:
         return self.cumulative_quote / self.executed_qty if self.executed_qty else None
+
+    def other_leg(self) -> "Order | None":
+        """An OCO leg's sibling (filling or cancelling one ends both)."""
+        if not self.list_client_order_id:
+            return None
+        return (Order.objects.filter(list_client_order_id=self.list_client_order_id)
+                .exclude(pk=self.pk).first())
 
 
 class Fill(models.Model):

@@ -66,7 +66,8 @@ class OrderSerializer(MoneyModelSerializer):
         model = Order
         fields = ["id", "portfolio", "portfolio_name", "client_order_id", "exchange_order_id",
                   "source", "market", "symbol", "side", "type", "quantity", "quote_quantity",
-                  "price", "stop_price", "time_in_force", "reduce_only", "callback_rate",
+                  "price", "stop_price", "time_in_force", "list_client_order_id",
+                  "reduce_only", "callback_rate",
                   "activation_price", "status", "status_display",
                   "executed_qty", "cumulative_quote", "average_price", "reason", "created_at",
                   "submitted_at", "updated_at"]
@@ -121,6 +122,29 @@ class OrderPlaceInput(serializers.Serializer):
         data = dict(self.validated_data)
         data["order_type"] = data.pop("type")
         return data
+
+
+def _positive_amount(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=36, decimal_places=18, min_value=Decimal(0),
+                                    **kwargs)
+
+
+class OcoPlaceInput(serializers.Serializer):
+    """A spot OCO: `price` for the LIMIT_MAKER leg, `stop_price` and `stop_limit_price` for
+    the STOP_LOSS_LIMIT leg."""
+
+    portfolio = serializers.IntegerField()
+    symbol = serializers.RegexField(r"^[A-Za-z0-9]{2,30}$")
+    side = serializers.ChoiceField(choices=Order.Side.choices)
+    quantity = _positive_amount()
+    price = _positive_amount()
+    stop_price = _positive_amount()
+    stop_limit_price = _positive_amount()
+
+    validate_portfolio = OrderPlaceInput.validate_portfolio
+
+    def validate_symbol(self, value: str) -> str:
+        return value.upper()
 
 
 class FillSerializer(MoneyModelSerializer):

@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Q
 from django.utils import timezone
 
 from marketdata import live
@@ -46,7 +46,15 @@ from orders.gateways.base import ExchangeOrder, OrderGateway, TradeFill
 from orders.gateways.binance_futures import CONDITIONAL_TYPES, BinanceFuturesGateway
 from orders.gateways.binance_spot import BinanceSpotGateway
 from orders.gateways.paper import PaperGateway
-from orders.models import EXCHANGE_STATUS, Fill, FuturesSetting, Order, OrderStatus, Position
+from orders.models import (
+    EXCHANGE_STATUS,
+    Fill,
+    FuturesSetting,
+    Order,
+    OrderStatus,
+    Position,
+    new_client_order_id,
+)
 from portfolios.models import Portfolio
 
 logger = logging.getLogger(__name__)
@@ -178,19 +186,31 @@ def _rounding_note(rules, quantity: Decimal | None, order_type: str) -> str:
             f"{format_decimal(rounded)}, the symbol's quantity step)")
 
 
+def _claim(order: Order) -> bool:
+    """CREATED -> SUBMITTING as one conditional UPDATE: exactly one caller wins the send."""
+    now = timezone.now()
+    if not Order.objects.filter(pk=order.pk, status=S.CREATED).update(
+            status=S.SUBMITTING, submitted_at=now, updated_at=now):
+        order.refresh_from_db()
+        return False
+    order.status, order.submitted_at = S.SUBMITTING, now
+    return True
+
+
 def order_submit(*, order: Order, gateway: OrderGateway | None = None) -> Order:
     """Send a CREATED order once. Whoever wins the claim sends; everyone else just reads."""
-    claimed = Order.objects.filter(pk=order.pk, status=S.CREATED).update(
-        status=S.SUBMITTING, submitted_at=timezone.now(), updated_at=timezone.now())
-    if not claimed:
-        order.refresh_from_db()
-        return order
     gateway = gateway or gateway_for(order.portfolio)
     try:
         if getattr(gateway, "local", False):
-            with transaction.atomic():  # a paper placement and its booking commit together
+            # Paper: the claim, the fill and its booking commit together, or not at all; the
+            # claim's UPDATE holds the row, so the instance in hand is the locked one.
+            with transaction.atomic():
+                if not _claim(order):
+                    return order
                 return order_apply(order=order, answer=gateway.place(order),
-                                   venue=gateway.venue)
+                                   venue=gateway.venue, held=True)
+        if not _claim(order):
+            return order
         answer = gateway.place(order)
     except (RateLimited, CircuitOpen, ClockSkew) as error:
         # Refused before it could reach the matching engine: nothing exists, send later.
@@ -216,6 +236,82 @@ def order_place(*, portfolio: Portfolio, gateway: OrderGateway | None = None,
     return order_submit(order=order, gateway=gateway)
 
 
+# --- OCO (spot) ------------------------------------------------------------------------------
+
+def oco_place(*, portfolio: Portfolio, symbol: str, side: str, quantity: Decimal,
+              price: Decimal, stop_price: Decimal, stop_limit_price: Decimal,
+              source: str = Order.Source.MANUAL,
+              gateway: OrderGateway | None = None) -> tuple[Order, Order]:
+    """One-cancels-the-other: a LIMIT_MAKER leg at `price` and a STOP_LOSS_LIMIT leg that
+    triggers at `stop_price` and rests at `stop_limit_price`. A SELL takes profit above the
+    market and stops out below it; a BUY the reverse. Filling (or triggering) one leg cancels
+    the other. Both legs are saved with their own ids and the list's before anything is sent.
+    Returns (limit leg, stop leg)."""
+    _check_oco_prices(side, price, stop_price, _live_price("spot", symbol))
+    gateway = gateway or gateway_for(portfolio)
+    common = {"portfolio": portfolio, "symbol": symbol, "side": side, "quantity": quantity,
+              "source": source}
+    with transaction.atomic():  # paper: the legs, their placement and booking, or nothing
+        list_id = new_client_order_id()
+        limit = order_create(order_type=Order.Type.LIMIT_MAKER, price=price, **common)
+        stop = order_create(order_type=Order.Type.STOP_LOSS_LIMIT, price=stop_limit_price,
+                            stop_price=stop_price, time_in_force="GTC", **common)
+        Order.objects.filter(pk__in=[limit.pk, stop.pk]).update(list_client_order_id=list_id)
+        limit.list_client_order_id = stop.list_client_order_id = list_id
+        if getattr(gateway, "local", False):
+            _oco_submit(limit, stop, gateway)
+    if not getattr(gateway, "local", False):
+        _oco_submit(limit, stop, gateway)
+    return limit, stop
+
+
+def _check_oco_prices(side: str, price: Decimal, stop_price: Decimal,
+                      last: Decimal | None) -> None:
+    above, below = (price, stop_price) if side == "SELL" else (stop_price, price)
+    if above <= below:
+        wanted = ("its limit price above its stop price" if side == "SELL"
+                  else "its stop price above its limit price")
+        raise OrderRefused(f"an OCO {side.lower()} needs {wanted}")
+    if last is not None and not below < last < above:
+        raise OrderRefused(f"the market ({format_decimal(last)}) must lie between the two "
+                           f"legs ({format_decimal(below)} and {format_decimal(above)})")
+
+
+def _oco_submit(limit: Order, stop: Order, gateway: OrderGateway) -> None:
+    above, below = (limit, stop) if limit.side == "SELL" else (stop, limit)
+    legs = (above, below)
+    local = getattr(gateway, "local", False)
+    try:
+        if local:
+            with transaction.atomic():
+                if all(_claim(leg) for leg in legs):
+                    _apply_legs(legs, gateway.place_oco(above, below), gateway, held=True)
+                return
+        if not all(_claim(leg) for leg in legs):
+            return
+        reports = gateway.place_oco(above, below)
+    except (RateLimited, CircuitOpen, ClockSkew) as error:
+        # Nothing reached the matching engine; a list cannot be resent leg by leg later.
+        for leg in legs:
+            _set_status(leg, S.REJECTED, reason=f"not sent, nothing was placed: {error}")
+        return
+    except DefiniteRejection as error:
+        for leg in legs:
+            _set_status(leg, S.REJECTED, reason=str(error))
+        return
+    except (UnknownOutcome, RetryableError) as error:
+        for leg in legs:  # each leg is then queried by its own id, never resent
+            _set_status(leg, S.UNKNOWN, reason=f"outcome unknown: {error}")
+        return
+    _apply_legs(legs, reports, gateway)
+
+
+def _apply_legs(legs, reports: dict[str, ExchangeOrder], gateway, *, held=False) -> None:
+    for leg in legs:
+        order_apply(order=leg, answer=reports[leg.client_order_id], venue=gateway.venue,
+                    held=held)
+
+
 # --- applying what the exchange says ---------------------------------------------------------
 
 def _locked(order_id: int) -> Order:
@@ -236,33 +332,33 @@ def _set_status(order: Order, status: str, *, reason: str = "", force: bool = Fa
     return order
 
 
-def order_apply(*, order: Order, answer: ExchangeOrder, venue: str) -> Order:
-    """Take the exchange's view of an order: book new fills, move the status forward only."""
+def order_apply(*, order: Order, answer: ExchangeOrder, venue: str,
+                held: bool = False) -> Order:
+    """Take the exchange's view of an order: book new fills, move the status forward only.
+    `held`: the caller's transaction already holds this order's row and the instance is
+    current (paper paths), so it is used as it is instead of read again."""
     with transaction.atomic():
-        locked = _locked(order.pk)
+        locked = order if held else _locked(order.pk)
         for trade in answer.fills:
-            _book_fill(locked, trade, venue)
+            if _book_fill(locked, trade, venue):
+                # Totals grow by each fill booked under the order's lock: the sum of its fills.
+                locked.executed_qty += trade.quantity
+                locked.cumulative_quote += trade.quote_quantity
         status = EXCHANGE_STATUS[answer.status]
         if locked.can_become(status):
             locked.status = status
         if answer.exchange_order_id:
             locked.exchange_order_id = answer.exchange_order_id
-        _total_from_fills(locked)
-        locked.save()
         if venue == paper.VENUE and locked.is_terminal:
             paper.release(locked, _rules_of(locked))
+        locked.save()
         events.order_changed(locked, owner_id=locked.portfolio.owner_id)
-    order.refresh_from_db()
+    if not held:
+        order.refresh_from_db()
     if order.executed_qty < answer.executed_qty:
         # The exchange knows of fills we have not seen (a lost event): fetch them.
         _fetch_missing_fills(order, venue)
     return order
-
-
-def _total_from_fills(order: Order) -> None:
-    totals = order.fills.aggregate(qty=Sum("quantity"), quote=Sum("quote_quantity"))
-    order.executed_qty = totals["qty"] or Decimal("0")
-    order.cumulative_quote = totals["quote"] or Decimal("0")
 
 
 def _book_fill(order: Order, trade: TradeFill, venue: str) -> bool:
@@ -310,8 +406,10 @@ def _fee_value(trade: TradeFill, rules) -> Decimal | None:
     when there is no fresh price (the fee is then reported in BNB only)."""
     if trade.commission_asset in ("", rules.base_asset, rules.quote_asset):
         return None
-    price = _live_price("spot", f"{trade.commission_asset}{rules.quote_asset}")
-    return trade.commission * price if price is not None else None
+    # The last streamed price even if a little old: a fee's value is not a trading decision.
+    price = (live.ticker("spot", f"{trade.commission_asset}{rules.quote_asset}") or {}).get(
+        "price")
+    return trade.commission * Decimal(price) if price else None
 
 
 def _fetch_missing_fills(order: Order, venue: str, gateway: OrderGateway | None = None) -> None:
@@ -325,8 +423,9 @@ def _fetch_missing_fills(order: Order, venue: str, gateway: OrderGateway | None 
     with transaction.atomic():
         locked = _locked(order.pk)
         for trade in trades:
-            _book_fill(locked, trade, venue)
-        _total_from_fills(locked)
+            if _book_fill(locked, trade, venue):
+                locked.executed_qty += trade.quantity
+                locked.cumulative_quote += trade.quote_quantity
         locked.save(update_fields=["executed_qty", "cumulative_quote", "updated_at"])
     order.refresh_from_db()
 
@@ -373,7 +472,11 @@ def order_cancel(*, order: Order, gateway: OrderGateway | None = None) -> Order:
     gateway = gateway or gateway_for(order.portfolio)
     if getattr(gateway, "local", False):
         with transaction.atomic():
-            return order_apply(order=order, answer=gateway.cancel(order), venue=gateway.venue)
+            legs = [order] + [o for o in [order.other_leg()] if o and not o.is_terminal]
+            for leg in legs:  # paper: a list is cancelled whole, as Binance does
+                order_apply(order=leg, answer=gateway.cancel(leg), venue=gateway.venue)
+        order.refresh_from_db()
+        return order
     try:
         answer = gateway.cancel(order)
     except DefiniteRejection as error:
@@ -385,7 +488,16 @@ def order_cancel(*, order: Order, gateway: OrderGateway | None = None) -> Order:
         logger.warning("cancel of %s: outcome unknown (%s); will query",
                        order.client_order_id, error)
         return order
-    return order_apply(order=order, answer=answer, venue=gateway.venue)
+    order = order_apply(order=order, answer=answer, venue=gateway.venue)
+    _follow_other_leg(order, gateway)
+    return order
+
+
+def _follow_other_leg(order: Order, gateway: OrderGateway) -> None:
+    """Cancelling an OCO leg cancels its list: Binance did it, so ask about the sibling."""
+    other = order.other_leg()
+    if other is not None and not other.is_terminal:
+        order_resolve(order=other, gateway=gateway)
 
 
 def orders_reconcile(*, portfolio: Portfolio, gateway: OrderGateway | None = None) -> dict:
@@ -525,18 +637,51 @@ def paper_orders_match(*, market: str, symbol: str, trade: fillmodel.Trade | Non
     symbol; returns how many orders it filled or triggered."""
     resting = Order.objects.filter(portfolio__mode=Portfolio.Mode.PAPER, market=market,
                                    symbol=symbol, status__in=[S.NEW, S.PARTIALLY_FILLED])
+    resting = resting.filter(_may_cross(trade, book))
     touched = 0
-    for order_id in resting.order_by("pk").values_list("pk", flat=True):
-        with transaction.atomic():
-            order = _locked(order_id)
-            if order.is_terminal:
+    # One transaction per print: its fills commit together (one commit, not one per order).
+    with transaction.atomic():
+        locked = resting.select_related("portfolio").select_for_update(of=("self",))
+        ended = set()
+        for order in locked.order_by("pk"):
+            if order.pk in ended:
                 continue
             outcome = _paper_outcome(order, trade, book)
             if outcome.fills or (outcome.triggered and not order.stop_triggered):
+                if order.list_client_order_id:
+                    ended |= _paper_end_other_leg(order)
                 order_apply(order=order, answer=paper.answer(order, outcome),
-                            venue=paper.VENUE)
+                            venue=paper.VENUE, held=True)
                 touched += 1
     return touched
+
+
+def _paper_end_other_leg(order: Order) -> set[int]:
+    """A paper OCO leg fills or triggers: its sibling is cancelled, as Binance does, and
+    hands over the list's reservation. Returns the ended sibling's id."""
+    other = (Order.objects.select_for_update().filter(
+        list_client_order_id=order.list_client_order_id).exclude(pk=order.pk).first())
+    if other is None or other.is_terminal:
+        return set()
+    paper.take_over_reservation(order, other)
+    other.status, other.reason = S.CANCELED, "the other leg of its OCO filled or triggered"
+    other.save()
+    events.order_changed(other, owner_id=order.portfolio.owner_id)
+    return {other.pk}
+
+
+RESTING_LIMIT_TYPES = (Order.Type.LIMIT, Order.Type.LIMIT_MAKER)
+
+
+def _may_cross(trade, book) -> Q:
+    """Which resting orders a print could touch, as a filter: plain limits only when the
+    price reached them (the fill model decides the rest; stops are few, so all are offered).
+    Skipping the others keeps a busy symbol's untouched orders out of the per-print work."""
+    buy_touch = trade.price if trade is not None else book.ask
+    sell_touch = trade.price if trade is not None else book.bid
+    return (~Q(type__in=RESTING_LIMIT_TYPES)
+            | Q(side=Order.Side.BUY, price__gte=buy_touch)
+            | Q(side=Order.Side.SELL, price__lte=sell_touch))
 
 
 def _paper_outcome(order: Order, trade, book) -> fillmodel.Outcome:

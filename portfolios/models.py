@@ -103,6 +103,9 @@ class Portfolio(models.Model):
     # Binance's standard spot rates; paper fills charge these too.
     maker_fee = models.DecimalField(max_digits=10, decimal_places=8, default=Decimal("0.001"))
     taker_fee = models.DecimalField(max_digits=10, decimal_places=8, default=Decimal("0.001"))
+    pay_fees_in_bnb = models.BooleanField(
+        default=False, help_text="paper: pay fees in BNB at Binance's 25% discount while the "
+        "portfolio holds enough BNB (otherwise in the received asset, as Binance does)")
     slippage_bps = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0"),
                                        help_text="paper: market fills this much worse, in bps")
     active = models.BooleanField(default=True)

@@ -1,17 +1,83 @@
-"""Producers of real-time events: services call these, consumers forward them."""
+"""Producers of real-time events: services call these, consumers forward them.
 
+`send_to_user` waits for the channel layer; `publish_to_user` hands the event to one
+background thread per process and returns at once, so a trading path never waits on Redis for
+a page update (a page that misses one reloads its partials on the next). Events keep their
+order: one queue, one sender.
+"""
+
+import asyncio
+import logging
+import os
+import queue
+import threading
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
 
 
 def user_group(user_id: int) -> str:
     return f"user-{user_id}"
 
 
+def _message(event_type: str, data: dict[str, Any]) -> dict:
+    return {"type": "event.forward", "event": {"type": event_type, "data": data}}
+
+
 def send_to_user(*, user_id: int, event_type: str, data: dict[str, Any]) -> None:
     """Push one typed event (`price.update`, `order.update`, ...) to all of a user's pages."""
     layer = get_channel_layer()
-    message = {"type": "event.forward", "event": {"type": event_type, "data": data}}
-    async_to_sync(layer.group_send)(user_group(user_id), message)
+    async_to_sync(layer.group_send)(user_group(user_id), _message(event_type, data))
+
+
+class _Publisher(threading.Thread):
+    def __init__(self):
+        super().__init__(name="event-publisher", daemon=True)
+        self.pending: queue.Queue = queue.Queue()
+
+    def run(self) -> None:
+        # One loop for the thread's life: a Redis layer keeps its connections per loop.
+        loop = asyncio.new_event_loop()
+        layer = get_channel_layer()
+        while True:
+            group, message = self.pending.get()  # blocking: a daemon thread, never joined
+            try:
+                loop.run_until_complete(layer.group_send(group, message))
+            except Exception:  # a lost page update; the books are already committed
+                logger.exception("could not push %s", message["event"]["type"])
+            finally:
+                self.pending.task_done()
+
+
+_publisher: _Publisher | None = None
+_publisher_pid: int | None = None
+_publisher_lock = threading.Lock()
+
+
+def _running_publisher() -> _Publisher:
+    """The process's publisher, started on first use (and again in a forked worker child,
+    which inherits the object but not the thread)."""
+    global _publisher, _publisher_pid
+    with _publisher_lock:
+        if _publisher is None or _publisher_pid != os.getpid():
+            _publisher, _publisher_pid = _Publisher(), os.getpid()
+            _publisher.start()
+        return _publisher
+
+
+def publish_to_user(*, user_id: int, event_type: str, data: dict[str, Any]) -> None:
+    """Queue one event for the user's pages without waiting for it to be sent."""
+    _running_publisher().pending.put((user_group(user_id), _message(event_type, data)))
+
+
+def flush_published(timeout: float = 5.0) -> bool:
+    """Wait until every queued event was handed to the channel layer (tests, shutdown)."""
+    if _publisher is None or _publisher_pid != os.getpid():
+        return True
+    done = threading.Event()
+    threading.Thread(target=lambda: (_publisher.pending.join(), done.set()),
+                     daemon=True).start()
+    return done.wait(timeout)

@@ -65,6 +65,30 @@ def order_report(raw: dict) -> OrderReport:
                        answer=exchange_order(raw), event_time=raw.get("updateTime", 0))
 
 
+def oco_params(above, below) -> dict[str, str]:
+    """POST /api/v3/orderList/oco for two legs saved with our ids (and the list's)."""
+    params = {"symbol": above.symbol, "side": above.side,
+              "quantity": format_decimal(above.quantity),
+              "listClientOrderId": above.list_client_order_id}
+    for prefix, leg in (("above", above), ("below", below)):
+        params[f"{prefix}Type"] = leg.type
+        params[f"{prefix}ClientOrderId"] = leg.client_order_id
+        if leg.price is not None:
+            params[f"{prefix}Price"] = format_decimal(leg.price)
+        if leg.stop_price is not None:
+            params[f"{prefix}StopPrice"] = format_decimal(leg.stop_price)
+        if leg.time_in_force and leg.type != "LIMIT_MAKER":
+            params[f"{prefix}TimeInForce"] = leg.time_in_force
+    return params
+
+
+def list_reports(raw: dict) -> dict[str, ExchangeOrder]:
+    """An order list's answer: each leg's report, by its client order id (a cancel's reports
+    carry the cancel request's own id in clientOrderId and the leg's in origClientOrderId)."""
+    return {r.get("origClientOrderId") or r["clientOrderId"]: exchange_order(r)
+            for r in raw.get("orderReports", [])}
+
+
 class BinanceSpotGateway:
     def __init__(self, gateway: BinanceGateway):
         self.gateway = gateway
@@ -77,9 +101,15 @@ class BinanceSpotGateway:
         return exchange_order(self.gateway.call("get_order", symbol=order.symbol,
                                                 origClientOrderId=order.client_order_id))
 
+    def place_oco(self, above, below) -> dict[str, ExchangeOrder]:
+        return list_reports(self.gateway.call("create_oco_order", **oco_params(above, below)))
+
     def cancel(self, order) -> ExchangeOrder:
-        return exchange_order(self.gateway.call("cancel_order", symbol=order.symbol,
-                                                origClientOrderId=order.client_order_id))
+        raw = self.gateway.call("cancel_order", symbol=order.symbol,
+                                origClientOrderId=order.client_order_id)
+        if "orderReports" in raw:  # a leg of an OCO: Binance cancelled the whole list
+            return list_reports(raw)[order.client_order_id]
+        return exchange_order(raw)
 
     def trades(self, order) -> list[TradeFill]:
         raw = self.gateway.call("get_my_trades", symbol=order.symbol,

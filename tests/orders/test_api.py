@@ -262,3 +262,22 @@ def test_a_futures_stop_is_placed_through_the_api_and_a_spot_type_is_refused_in_
                                   clientAlgoId=placed.json()["client_order_id"])
     assert refused.status_code == 400
     assert "futures orders are MARKET, LIMIT, STOP_MARKET" in str(refused.json()["type"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_oco_is_placed_through_the_api_as_two_linked_legs(owner, portfolio, local_binance):
+    market_buy(portfolio, qty="0.02")
+    last = local_binance.price("BTCUSDT")
+
+    answer = owner.post("/api/orders/oco/", {
+        "portfolio": portfolio.pk, "symbol": "btcusdt", "side": "SELL", "quantity": "0.01",
+        "price": str((last * Decimal("1.05")).quantize(Decimal("0.01"))),
+        "stop_price": str((last * Decimal("0.95")).quantize(Decimal("0.01"))),
+        "stop_limit_price": str((last * Decimal("0.94")).quantize(Decimal("0.01")))},
+        format="json")
+
+    assert answer.status_code == 201, answer.json()
+    limit, stop = answer.json()
+    assert (limit["type"], stop["type"]) == ("LIMIT_MAKER", "STOP_LOSS_LIMIT")
+    assert limit["list_client_order_id"] == stop["list_client_order_id"] != ""
+    assert (limit["status"], stop["status"]) == (S.NEW, S.NEW)

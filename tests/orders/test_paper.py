@@ -148,3 +148,33 @@ def test_the_stream_fills_a_resting_paper_order_when_the_market_trades_through(
         local_binance.emit_trade("BTCUSDT", limit - 1, "1")
         wait_until(lambda: Order.objects.get(pk=order.pk).status == S.FILLED, timeout=10,
                    what="the paper fill")
+
+
+def test_fees_are_paid_in_bnb_at_a_quarter_off_while_the_portfolio_holds_enough(paper):
+    paper.pay_fees_in_bnb = True
+    paper.save()
+    paper_deposit(portfolio=paper, asset="BNB", amount=D("1"))
+    cache.set(live.ticker_key("spot", "BNBUSDT"), {"symbol": "BNBUSDT", "price": "600"})
+
+    order = order_place(portfolio=paper, symbol="BTCUSDT", side="BUY", order_type="MARKET",
+                        quantity=D("0.1"))
+
+    fill = order.fills.get()
+    assert fill.commission_asset == "BNB"
+    # 0.1 % of the notional, a quarter off, in BNB at 600 USDT
+    assert fill.commission == (fill.quote_quantity * D("0.00075") / 600).quantize(D("1e-8"))
+    assert balance(paper, "BTC") == (D("0.1"), 0)  # nothing taken from what was bought
+    assert balance(paper, "BNB")[0] == 1 - fill.commission
+    position = Position.objects.get(portfolio=paper, symbol="BTCUSDT")
+    assert position.fees_paid == fill.commission * 600  # valued in USDT for the PnL
+
+
+def test_without_enough_bnb_the_fee_falls_back_to_the_received_asset(paper):
+    paper.pay_fees_in_bnb = True
+    paper.save()
+    cache.set(live.ticker_key("spot", "BNBUSDT"), {"symbol": "BNBUSDT", "price": "600"})
+
+    order = order_place(portfolio=paper, symbol="BTCUSDT", side="BUY", order_type="MARKET",
+                        quantity=D("0.1"))
+
+    assert order.fills.get().commission_asset == "BTC"
