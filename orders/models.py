@@ -82,6 +82,12 @@ class Order(models.Model):
 
     portfolio = models.ForeignKey(Portfolio, on_delete=models.PROTECT, related_name="orders")
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.MANUAL)
+    bot = models.ForeignKey("bots.Bot", on_delete=models.PROTECT, null=True, blank=True,
+                            related_name="orders")
+    decision = models.ForeignKey("bots.BotDecision", on_delete=models.SET_NULL, null=True,
+                                 blank=True, related_name="orders")
+    tag = models.CharField(max_length=40, blank=True,
+                           help_text="a bot's name for the order (entry, exit, grid-3, ...)")
     market = models.CharField(max_length=10, default="spot")
     symbol = models.CharField(max_length=30)
     side = models.CharField(max_length=4, choices=Side.choices)

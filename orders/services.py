@@ -119,7 +119,8 @@ def order_create(*, portfolio: Portfolio, symbol: str, side: str, order_type: st
                  market: str = "spot", reference_price: Decimal | None = None,
                  reduce_only: bool = False, position_side: str = "",
                  callback_rate: Decimal | None = None,
-                 activation_price: Decimal | None = None) -> Order:
+                 activation_price: Decimal | None = None, bot=None, decision=None,
+                 tag: str = "") -> Order:
     """Check the order against the symbol's filters, then save it (nothing is sent yet)."""
     if not trading_allowed(portfolio):
         raise OrderRefused("trading on this portfolio waits for its reconciliation with Binance "
@@ -143,7 +144,7 @@ def order_create(*, portfolio: Portfolio, symbol: str, side: str, order_type: st
         type=order_type, quantity=normalised.quantity, quote_quantity=normalised.quote_amount,
         price=normalised.price, stop_price=normalised.stop_price,
         time_in_force=normalised.time_in_force or "", reduce_only=normalised.reduce_only,
-        position_side=position_side, **trailing)
+        position_side=position_side, bot=bot, decision=decision, tag=tag, **trailing)
 
 
 def _trailing_stop(rules, order_type: str, callback_rate: Decimal | None,

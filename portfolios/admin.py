@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 
-from portfolios.models import ExchangeAccount, Portfolio
+from portfolios.models import EquitySnapshot, ExchangeAccount, Portfolio, SymbolAllocation
 from portfolios.services import ExchangeAccountRefused, exchange_account_prepare
 
 
@@ -50,9 +50,29 @@ class ExchangeAccountAdmin(admin.ModelAdmin):
             self.message_user(request, obj.warning, messages.WARNING)
 
 
+class SymbolAllocationInline(admin.TabularInline):
+    model = SymbolAllocation
+    extra = 1
+
+
 @admin.register(Portfolio)
 class PortfolioAdmin(admin.ModelAdmin):
-    list_display = ["name", "owner", "mode", "quote_asset", "exchange_account", "active",
+    list_display = ["name", "owner", "mode", "quote_asset", "total_budget",
+                    "max_budget_per_symbol", "risk_level", "exchange_account", "active",
                     "created_at"]
-    list_filter = ["mode", "active"]
+    list_filter = ["mode", "active", "risk_level"]
     search_fields = ["name", "owner__username"]
+    inlines = [SymbolAllocationInline]
+
+
+@admin.register(EquitySnapshot)
+class EquitySnapshotAdmin(admin.ModelAdmin):
+    list_display = ["portfolio", "taken_at", "equity", "cash", "positions_value"]
+    list_filter = ["portfolio"]
+    date_hierarchy = "taken_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

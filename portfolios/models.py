@@ -5,7 +5,10 @@ from django.db import models
 from django.db.models import Q
 
 from marketdata.exchange.clients import Venue
+from marketdata.models import MONEY
 from tradingsite import crypto
+
+ZERO = Decimal("0")
 
 
 class ExchangeAccount(models.Model):
@@ -108,6 +111,19 @@ class Portfolio(models.Model):
         "portfolio holds enough BNB (otherwise in the received asset, as Binance does)")
     slippage_bps = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0"),
                                        help_text="paper: market fills this much worse, in bps")
+    class RiskLevel(models.TextChoices):
+        LOW = "low", "low"
+        MEDIUM = "medium", "medium"
+        HIGH = "high", "high"
+
+    total_budget = models.DecimalField(
+        **MONEY, default=ZERO, help_text="in the quote asset: what the portfolio's bots may "
+        "commit together (open buy orders plus the cost of what they hold); 0 = none yet")
+    max_budget_per_symbol = models.DecimalField(
+        **MONEY, default=ZERO, help_text="cap for any one symbol; 0 = only the total budget "
+        "(and the symbol's allocation, if it has one)")
+    risk_level = models.CharField(max_length=10, choices=RiskLevel.choices,
+                                  default=RiskLevel.MEDIUM)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -129,3 +145,46 @@ class Portfolio(models.Model):
     @property
     def is_paper(self) -> bool:
         return self.mode == self.Mode.PAPER
+
+
+class SymbolAllocation(models.Model):
+    """A share of a portfolio's budget set aside for one symbol: its bots together may commit
+    no more than this."""
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE,
+                                  related_name="allocations")
+    symbol = models.CharField(max_length=30)
+    allocated_budget = models.DecimalField(**MONEY)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["portfolio", "symbol"],
+                                    name="allocation_unique_symbol"),
+            models.CheckConstraint(condition=Q(allocated_budget__gte=0),
+                                   name="allocation_not_negative"),
+        ]
+        ordering = ["portfolio_id", "symbol"]
+
+    def __str__(self):
+        return f"{self.symbol}: {self.allocated_budget} of {self.portfolio}"
+
+
+class EquitySnapshot(models.Model):
+    """The portfolio's value at one moment (a beat task takes them): the equity curve."""
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE,
+                                  related_name="snapshots")
+    taken_at = models.DateTimeField()
+    equity = models.DecimalField(**MONEY)
+    cash = models.DecimalField(**MONEY)
+    positions_value = models.DecimalField(**MONEY)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["portfolio", "taken_at"],
+                                    name="snapshot_once_per_moment"),
+        ]
+        ordering = ["portfolio_id", "taken_at"]
+
+    def __str__(self):
+        return f"{self.portfolio} {self.equity} at {self.taken_at:%Y-%m-%d %H:%M}"

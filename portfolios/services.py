@@ -1,4 +1,5 @@
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
@@ -6,7 +7,8 @@ from django.utils import timezone
 
 from marketdata.exchange.errors import DefiniteRejection
 from marketdata.exchange.gateway import BinanceGateway
-from portfolios.models import ExchangeAccount
+from portfolios import analytics
+from portfolios.models import EquitySnapshot, ExchangeAccount, Portfolio
 
 
 class ExchangeAccountRefused(Exception):
@@ -89,3 +91,102 @@ def exchange_secrets_reencrypt() -> int:
         account.reencrypt()
         account.save(update_fields=["api_key_encrypted", "api_secret_encrypted"])
     return len(accounts)
+
+
+# --- valuation, snapshots, analytics -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Valuation:
+    equity: Decimal  # every balance at its last price, plus futures' unrealised PnL
+    cash: Decimal  # the quote asset's balance
+    positions_value: Decimal
+    unpriced: tuple[str, ...]  # assets held without any price to value them at
+
+
+def _price_in(asset: str, quote: str) -> Decimal | None:
+    """The streamed price of asset in quote, else the last stored 1m close."""
+    from marketdata import live
+    from marketdata.models import Kline
+
+    symbol = f"{asset}{quote}"
+    price = (live.ticker("spot", symbol) or {}).get("price")
+    if price:
+        return Decimal(price)
+    last = (Kline.objects.filter(market="spot", symbol=symbol).order_by("-open_time")
+            .values_list("close", flat=True).first())
+    return last
+
+
+def portfolio_valuation(*, portfolio: Portfolio) -> Valuation:
+    from orders.models import Balance, Position
+
+    quote = portfolio.quote_asset
+    cash, held, unpriced = Decimal("0"), Decimal("0"), []
+    for balance in Balance.objects.filter(portfolio=portfolio):
+        if balance.asset == quote:
+            cash += balance.total
+            continue
+        if not balance.total:
+            continue
+        price = _price_in(balance.asset, quote)
+        if price is None:
+            unpriced.append(balance.asset)
+        else:
+            held += balance.total * price
+    for position in Position.objects.filter(portfolio=portfolio, market="futures"):
+        price = _price_in(position.symbol.removesuffix(quote), quote)
+        if position.quantity and price is not None:
+            held += position.unrealised_pnl(price)
+    return Valuation(equity=cash + held, cash=cash, positions_value=held,
+                     unpriced=tuple(unpriced))
+
+
+def equity_snapshots_take(*, at=None) -> int:
+    """One snapshot per active portfolio (beat, every minute): the equity curve's points."""
+    at = (at or timezone.now()).replace(second=0, microsecond=0)
+    taken = 0
+    for portfolio in Portfolio.objects.filter(active=True):
+        value = portfolio_valuation(portfolio=portfolio)
+        _, created = EquitySnapshot.objects.get_or_create(
+            portfolio=portfolio, taken_at=at,
+            defaults={"equity": value.equity, "cash": value.cash,
+                      "positions_value": value.positions_value})
+        taken += created
+    return taken
+
+
+def portfolio_trades(*, portfolio: Portfolio) -> list[analytics.TradeResult]:
+    """Each fill that reduced a position, as a trade result: its realised PnL net of fees."""
+    from marketdata.symbol_rules import rules_for
+    from orders.accounting import FillAmounts, PositionState, apply_fill
+    from orders.models import Fill
+
+    states: dict[str, PositionState] = {}
+    results = []
+    fills = Fill.objects.filter(order__portfolio=portfolio, market="spot").order_by(
+        "executed_at", "trade_id")
+    for fill in fills:
+        rules = rules_for("spot", fill.symbol)
+        before = states.get(fill.symbol, PositionState())
+        after = apply_fill(before, FillAmounts(
+            side=fill.side, price=fill.price, quantity=fill.quantity,
+            quote_quantity=fill.quote_quantity, commission=fill.commission,
+            commission_asset=fill.commission_asset), base_asset=rules.base_asset,
+            quote_asset=rules.quote_asset)
+        states[fill.symbol] = after
+        if fill.side == "SELL":
+            results.append(analytics.TradeResult(
+                closed_at=fill.executed_at, pnl=after.realised_pnl - before.realised_pnl,
+                fees=after.fees_paid - before.fees_paid))
+    return results
+
+
+def portfolio_analytics(*, portfolio: Portfolio, since=None) -> dict:
+    """Value, PnL, Sharpe, Sortino, drawdown, win rate, profit factor (JSON-friendly), from
+    the equity snapshots and the fills."""
+    snapshots = portfolio.snapshots.all()
+    if since is not None:
+        snapshots = snapshots.filter(taken_at__gte=since)
+    points = [analytics.EquityPoint(at=s.taken_at, equity=s.equity) for s in snapshots]
+    # PnL from the first snapshot of the period: deposits are not trading results.
+    return analytics.summary(points, portfolio_trades(portfolio=portfolio))

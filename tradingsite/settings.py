@@ -168,6 +168,10 @@ CELERY_BEAT_SCHEDULE["klines-sync-watched"] = {
     "task": "marketdata.tasks.klines_sync_watched_task", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["orders-reconcile"] = {
     "task": "orders.tasks.orders_reconcile_task", "schedule": 30.0}
+CELERY_BEAT_SCHEDULE["equity-snapshots"] = {
+    "task": "portfolios.tasks.equity_snapshots_task", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["bots-tick-due"] = {
+    "task": "bots.tasks.bots_tick_due_task", "schedule": 15.0}
 CELERY_BEAT_SCHEDULE["symbols-sync-futures"] = {
     "task": "marketdata.tasks.symbols_sync_task", "schedule": 3600.0, "args": ["futures"]}
 

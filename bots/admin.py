@@ -1,0 +1,92 @@
+from django import forms
+from django.contrib import admin, messages
+
+from bots.models import Bot, BotDecision
+from bots.services import BotRefused, bot_pause, bot_resume, bot_start, bot_stop, bot_validate
+
+
+class BotAdminForm(forms.ModelForm):
+    """Parameters and sizing are checked against the strategy, as on the trader's pages."""
+
+    class Meta:
+        model = Bot
+        fields = ["portfolio", "name", "market", "symbol", "interval", "strategy", "params",
+                  "sizing", "sizing_config"]
+
+    def clean(self):
+        data = super().clean()
+        try:
+            data["params"] = bot_validate(strategy=data.get("strategy", ""),
+                                          params=data.get("params") or {},
+                                          sizing=data.get("sizing", ""),
+                                          sizing_config=data.get("sizing_config") or {})
+        except BotRefused as refused:
+            raise forms.ValidationError([f"{k}: {v}" for k, v in refused.errors.items()]) \
+                from refused
+        return data
+
+
+class DecisionInline(admin.TabularInline):
+    model = BotDecision
+    extra = 0
+    can_delete = False
+    fields = ["candle_open_time", "outcome", "reason", "duration_ms"]
+    readonly_fields = fields
+    ordering = ["-candle_open_time"]
+    max_num = 0
+
+
+@admin.register(Bot)
+class BotAdmin(admin.ModelAdmin):
+    form = BotAdminForm
+    list_display = ["name", "portfolio", "symbol", "interval", "strategy", "status",
+                    "status_reason", "last_tick_at"]
+    list_filter = ["status", "strategy", "interval"]
+    search_fields = ["name", "symbol", "portfolio__name", "portfolio__owner__username"]
+    readonly_fields = ["status", "status_reason", "state", "started_at", "last_tick_at"]
+    inlines = [DecisionInline]
+    actions = ["start", "pause", "resume", "stop", "stop_and_close"]
+
+    def _each(self, request, queryset, act, done: str):
+        for bot in queryset:
+            try:
+                act(bot)
+                self.message_user(request, f"{bot.name}: {done}")
+            except BotRefused as refused:
+                self.message_user(request, f"{bot.name}: {refused}", messages.ERROR)
+
+    @admin.action(description="Start the selected bots")
+    def start(self, request, queryset):
+        self._each(request, queryset, lambda bot: bot_start(bot=bot), "running")
+
+    @admin.action(description="Pause the selected bots")
+    def pause(self, request, queryset):
+        self._each(request, queryset, lambda bot: bot_pause(bot=bot, reason="paused by staff"),
+                   "paused")
+
+    @admin.action(description="Resume the selected bots")
+    def resume(self, request, queryset):
+        self._each(request, queryset, lambda bot: bot_resume(bot=bot), "running")
+
+    @admin.action(description="Stop the selected bots (cancel their open orders)")
+    def stop(self, request, queryset):
+        self._each(request, queryset, lambda bot: bot_stop(bot=bot), "stopped")
+
+    @admin.action(description="Stop the selected bots and close their positions at market")
+    def stop_and_close(self, request, queryset):
+        self._each(request, queryset, lambda bot: bot_stop(bot=bot, close_position=True),
+                   "stopped, position closed")
+
+
+@admin.register(BotDecision)
+class BotDecisionAdmin(admin.ModelAdmin):
+    list_display = ["bot", "candle_open_time", "outcome", "reason", "duration_ms"]
+    list_filter = ["outcome", "bot"]
+    readonly_fields = ["bot", "candle_open_time", "decided_at", "outcome", "reason", "inputs",
+                       "actions", "duration_ms"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

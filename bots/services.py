@@ -1,0 +1,338 @@
+"""Bots: create, start, pause, resume, stop, and the tick that runs a strategy on one closed
+candle.
+
+A tick is the platform's main loop step (reliability: at most one decision per bot and candle,
+ever). It loads the strategy's window from the database, runs the strategy, turns its intents
+into order intents checked against the portfolio's budget, and records the decision, all in
+one transaction that holds the bot's row, so a duplicated, retried or concurrent tick finds
+the decision already there and does nothing. Orders are sent after that transaction commits
+(never inside it: no network call holds a lock); cancels likewise.
+"""
+
+import logging
+import time
+from copy import deepcopy
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from bots import budget, events, window
+from bots.models import Bot, BotDecision
+from bots.strategies import Cancel, Context, Intent, ParameterError, get_strategy
+from bots.strategies.sizing import SizingError, size_intent
+from marketdata.exchange.errors import ExchangeError
+from marketdata.exchange.limits import CircuitBreaker
+from marketdata.klines.intervals import STEP_US
+from marketdata.symbol_rules import rules_for
+from marketdata.venues import market_data_venue
+from orders.models import Order
+from orders.services import OrderRefused, order_cancel, order_create, order_submit, trading_allowed
+
+logger = logging.getLogger(__name__)
+ZERO = Decimal("0")
+HUNDRED = Decimal("100")
+S = Bot.Status
+
+
+class BotRefused(Exception):
+    """The bot's settings are not valid; `errors` maps fields to messages in words."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+# --- settings and lifecycle ------------------------------------------------------------------
+
+def bot_validate(*, strategy: str, params: dict, sizing: str, sizing_config: dict) -> dict:
+    """The strategy's parameters, complete and typed (JSON-ready), or BotRefused in words."""
+    try:
+        strategy_class = get_strategy(strategy)
+    except KeyError as missing:
+        raise BotRefused({"strategy": str(missing.args[0])}) from missing
+    try:
+        instance = strategy_class(**params)
+    except ParameterError as invalid:
+        raise BotRefused(dict(invalid.errors)) from invalid
+    if sizing not in Bot.Sizing.values:
+        raise BotRefused({"sizing": f"choose one of {', '.join(Bot.Sizing.values)}"})
+    _check_sizing(sizing, sizing_config)
+    return {name: _json(value) for name, value in instance.params.items()}
+
+
+def _check_sizing(sizing: str, config: dict) -> None:
+    try:
+        size_intent(sizing, config, equity=Decimal("1000"), allocation=Decimal("1000"),
+                    entry_price=Decimal("100"), stop_price=Decimal("90"))
+    except SizingError as invalid:
+        raise BotRefused({"sizing_config": str(invalid)}) from invalid
+
+
+def _json(value):
+    return str(value) if isinstance(value, Decimal) else value
+
+
+def bot_create(*, portfolio, name: str, symbol: str, strategy: str, interval: str = "1m",
+               params: dict | None = None, sizing: str = Bot.Sizing.FIXED_QUOTE,
+               sizing_config: dict | None = None, market: str = "spot") -> Bot:
+    symbol = symbol.strip().upper()
+    if rules_for(market, symbol) is None:
+        raise BotRefused({"symbol": f"{symbol} is not a known {market} symbol"})
+    sizing_config = sizing_config or {"amount": "100"}
+    params = bot_validate(strategy=strategy, params=params or {}, sizing=sizing,
+                          sizing_config=sizing_config)
+    return Bot.objects.create(portfolio=portfolio, name=name, market=market, symbol=symbol,
+                              interval=interval, strategy=strategy, params=params,
+                              sizing=sizing, sizing_config=sizing_config)
+
+
+def _set_status(bot: Bot, status: str, reason: str = "") -> Bot:
+    fields = {"status": status, "status_reason": reason[:300], "updated_at": timezone.now()}
+    if status == S.RUNNING and bot.status == S.STOPPED:
+        fields["started_at"] = timezone.now()
+    Bot.objects.filter(pk=bot.pk).update(**fields)
+    bot.refresh_from_db()
+    events.bot_changed(bot)
+    return bot
+
+
+def bot_start(*, bot: Bot) -> Bot:
+    bot_validate(strategy=bot.strategy, params=bot.params, sizing=bot.sizing,
+                 sizing_config=bot.sizing_config)
+    return _set_status(bot, S.RUNNING)
+
+
+def bot_pause(*, bot: Bot, reason: str = "paused by its owner") -> Bot:
+    return _set_status(bot, S.PAUSED, reason)
+
+
+def bot_resume(*, bot: Bot) -> Bot:
+    return _set_status(bot, S.RUNNING)
+
+
+def bot_stop(*, bot: Bot, cancel_orders: bool = True, close_position: bool = False) -> Bot:
+    """Stop ticking; optionally cancel the bot's open orders and sell what it holds."""
+    bot = _set_status(bot, S.STOPPED, "stopped by its owner")
+    if cancel_orders or close_position:
+        for order in Order.objects.filter(bot=bot).open():
+            _cancel_quietly(order)
+    if close_position:
+        held = window.bot_position(bot).quantity
+        if held > 0:
+            order = order_create(portfolio=bot.portfolio, symbol=bot.symbol, side="SELL",
+                                 order_type="MARKET", quantity=held, source=Order.Source.BOT,
+                                 market=bot.market, bot=bot, tag="close")
+            order_submit(order=order)
+    return bot
+
+
+def _cancel_quietly(order: Order) -> None:
+    try:
+        order_cancel(order=order)
+    except ExchangeError as error:  # the reconciler keeps at it; say so in the log
+        logger.warning("could not cancel %s yet: %s", order.client_order_id, error)
+
+
+# --- the tick --------------------------------------------------------------------------------
+
+@dataclass
+class Plan:
+    """What one tick decided: order intents to send, tags to cancel, and its record."""
+
+    orders: list[Order] = field(default_factory=list)
+    cancels: list[str] = field(default_factory=list)
+    log: list[dict] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+
+def tick_is_late(bot: Bot, candle_open_time: datetime, now: datetime) -> bool:
+    """A candle's tick older than one interval after its close is dropped: the moment it was
+    for has passed (the next candle's tick decides on fresher data)."""
+    step = timedelta(microseconds=STEP_US[bot.interval])
+    return now - (candle_open_time + step) > step
+
+
+def bot_tick(*, bot_id: int, candle_open_time: datetime,
+             now: datetime | None = None) -> BotDecision | None:
+    """Decide on one closed candle, once. None when there was nothing to do: the bot is not
+    running, the tick is late, the candle is not stored yet, or it was decided already."""
+    now = now or timezone.now()
+    bot = Bot.objects.select_related("portfolio").get(pk=bot_id)
+    if bot.status != S.RUNNING:
+        return None
+    if tick_is_late(bot, candle_open_time, now):
+        logger.info("bot %s: dropped the late tick for %s", bot, candle_open_time)
+        return None
+    strategy = get_strategy(bot.strategy)(**bot.params)
+    candles = window.candles(bot, candle_open_time, strategy.lookback())
+    if not window.ends_at(candles, candle_open_time):
+        logger.info("bot %s: candle %s is not stored yet", bot, candle_open_time)
+        return None
+    started = time.perf_counter()
+    decision, plan = _decide_once(bot_id, candle_open_time, strategy, candles, now)
+    if decision is None:
+        return None
+    _carry_out(decision, plan)
+    BotDecision.objects.filter(pk=decision.pk).update(
+        duration_ms=int((time.perf_counter() - started) * 1000))
+    return decision
+
+
+def _decide_once(bot_id: int, candle_open_time: datetime, strategy, candles, now):
+    with transaction.atomic():
+        bot = Bot.objects.select_for_update().select_related("portfolio").get(pk=bot_id)
+        if bot.status != S.RUNNING:
+            return None, None
+        try:
+            with transaction.atomic():
+                decision = BotDecision.objects.create(bot=bot, candle_open_time=candle_open_time)
+        except IntegrityError:
+            return None, None  # decided already: a duplicate, a retry or a concurrent tick
+        plan = _decide(bot, decision, strategy, candles, now)
+        decision.actions, decision.reason = plan.log, " ".join(plan.reasons)
+        decision.outcome = _outcome(plan)
+        decision.save()
+        events.decision_made(decision)
+        bot.last_tick_at = now
+        bot.save(update_fields=["state", "last_tick_at", "updated_at"])
+    return decision, plan
+
+
+def _decide(bot: Bot, decision: BotDecision, strategy, candles, now) -> Plan:
+    prepared = strategy.prepare(candles)
+    if len(prepared) < strategy.warmup():
+        return Plan(reasons=[f"warming up: {len(prepared)} of {strategy.warmup()} candles"])
+    bar = prepared.iloc[-1].to_dict()
+    decision.inputs = window.inputs(bar)
+    position = window.bot_position(bot, candles)
+    state = deepcopy(bot.state)
+    context = Context(bar=bar, position=position, open_orders=window.open_order_views(bot),
+                      state=state, now=now)
+    actions = strategy.on_bar(context)
+    bot.state = state
+    plan = Plan()
+    blockers = entry_blockers(bot)
+    for action in actions:
+        if isinstance(action, Cancel):
+            plan.cancels.append(action.tag)
+            plan.log.append({"cancel": action.tag, "reason": action.reason})
+        else:
+            _plan_intent(bot, decision, action, bar, position, blockers, plan)
+    if not actions:
+        plan.reasons.append("no signal")
+    return plan
+
+
+def _outcome(plan: Plan) -> str:
+    placed = [entry for entry in plan.log if entry.get("order")]
+    if not plan.log:
+        return BotDecision.Outcome.SKIPPED if plan.reasons and "warming" in plan.reasons[0] \
+            else BotDecision.Outcome.HOLD
+    if not placed and not plan.cancels:
+        return BotDecision.Outcome.REFUSED
+    sides = {entry.get("side") for entry in placed}
+    if sides == {"buy"}:
+        return BotDecision.Outcome.ENTER
+    if sides == {"sell"}:
+        return BotDecision.Outcome.EXIT
+    return BotDecision.Outcome.ORDERS
+
+
+def entry_blockers(bot: Bot) -> list[str]:
+    """Why new entries must wait (exits never do): a symbol not trading, stale market data,
+    an open circuit breaker, or a reconciliation with Binance that has not succeeded."""
+    from marketdata import live
+
+    reasons = []
+    rules = rules_for(bot.market, bot.symbol)
+    if rules is None or rules.status != "TRADING":
+        reasons.append(f"{bot.symbol} is not trading ({rules.status if rules else 'unknown'})")
+    if live.is_stale(bot.market, bot.symbol):
+        reasons.append(f"{bot.symbol}'s market data is stale")
+    portfolio = bot.portfolio
+    venue = (market_data_venue() if portfolio.is_paper
+             else portfolio.exchange_account.venue())
+    if CircuitBreaker(venue.key).state() == "open":
+        reasons.append("Binance keeps failing (circuit breaker open)")
+    if not trading_allowed(portfolio):
+        reasons.append("the reconciliation with Binance has not succeeded yet")
+    return reasons
+
+
+# --- intents into order intents --------------------------------------------------------------
+
+def _plan_intent(bot, decision, intent: Intent, bar, position, blockers, plan: Plan) -> None:
+    entry = {"side": intent.side, "type": intent.order_type, "tag": intent.tag,
+             "reason": intent.reason}
+    plan.log.append(entry)
+    plan.reasons.append(intent.reason)
+    if intent.side == "buy" and blockers:
+        entry["refused"] = "entries paused: " + "; ".join(blockers)
+        return
+    try:
+        fields = (_buy_fields(bot, intent, bar) if intent.side == "buy"
+                  else _sell_fields(intent, position))
+        order = order_create(portfolio=bot.portfolio, symbol=bot.symbol, market=bot.market,
+                             source=Order.Source.BOT, bot=bot, decision=decision,
+                             tag=intent.tag, **fields)
+    except (OrderRefused, SizingError) as refused:
+        entry["refused"] = str(refused)
+        return
+    entry["order"] = order.client_order_id
+    plan.orders.append(order)
+
+
+def _buy_fields(bot: Bot, intent: Intent, bar) -> dict:
+    """Size the entry, then fit it into what the budget has left (in the same transaction as
+    the order intent, holding the portfolio's row)."""
+    close = Decimal(str(bar["close"]))
+    price = intent.price if intent.order_type == "limit" else close
+    amount = intent.quote_amount or (intent.quantity * price if intent.quantity else None)
+    if amount is None:
+        amount = _sized(bot, intent, close)
+    portfolio = budget.lock_portfolio(bot.portfolio_id)
+    room = budget.headroom(portfolio, bot.symbol)
+    if room.amount <= 0:
+        raise OrderRefused(f"no budget left: {room.limit} is fully committed")
+    if amount > room.amount:
+        amount = room.amount  # reduced to fit; the filters refuse it if it became too small
+    if intent.order_type == "market":
+        return {"side": "BUY", "order_type": "MARKET", "quote_quantity": amount}
+    return {"side": "BUY", "order_type": "LIMIT", "quantity": amount / intent.price,
+            "price": intent.price, "time_in_force": "GTC"}
+
+
+def _sized(bot: Bot, intent: Intent, close: Decimal) -> Decimal:
+    stop_pct = Decimal(str(bot.params.get("stop_loss_pct") or 0))
+    stop = close * (1 - stop_pct / HUNDRED) if stop_pct > 0 else None
+    allocation = budget.allocation_for(bot.portfolio, bot.symbol)
+    return size_intent(bot.sizing, bot.sizing_config, equity=bot.portfolio.total_budget,
+                       allocation=allocation, entry_price=close, stop_price=stop)
+
+
+def _sell_fields(intent: Intent, position) -> dict:
+    held = position.quantity
+    quantity = intent.quantity or held * (intent.close_fraction or Decimal("1"))
+    quantity = min(quantity, held)
+    if quantity <= 0:
+        raise OrderRefused("nothing to sell: the bot holds none")
+    if intent.order_type == "market":
+        return {"side": "SELL", "order_type": "MARKET", "quantity": quantity}
+    return {"side": "SELL", "order_type": "LIMIT", "quantity": quantity, "price": intent.price,
+            "time_in_force": "GTC"}
+
+
+def _carry_out(decision: BotDecision, plan: Plan) -> None:
+    """After the decision committed: send its orders, cancel what it asked to cancel."""
+    bot = decision.bot
+    for tag in plan.cancels:
+        for order in Order.objects.filter(bot=bot, tag=tag).open():
+            _cancel_quietly(order)
+    for order in plan.orders:
+        try:
+            order_submit(order=order)
+        except ExchangeError as error:
+            logger.warning("bot %s: order %s not sent: %s", bot, order.client_order_id, error)

@@ -1,0 +1,54 @@
+"""Celery tasks that tick bots. The stream process asks for a tick the moment a candle closes
+(bots.apps); beat's `bots-tick-due` is the fallback that asks for every running bot's latest
+closed candle. Asking twice is harmless: a tick decides a candle at most once."""
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from celery import shared_task
+from django.utils import timezone
+
+from bots.models import Bot, BotDecision
+from bots.services import bot_tick, tick_is_late
+from marketdata.klines.intervals import EPOCH, Interval
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="bots.tasks.bot_tick_task", acks_late=True, soft_time_limit=50,
+             time_limit=60)
+def bot_tick_task(bot_id: int, candle_open_time: str) -> str:
+    decision = bot_tick(bot_id=bot_id, candle_open_time=datetime.fromisoformat(candle_open_time))
+    return decision.outcome if decision else "nothing to do"
+
+
+def last_closed_open_time(interval: str, now: datetime) -> datetime:
+    """The open time of the latest candle of `interval` that has closed by `now`."""
+    micros = (now - EPOCH) // timedelta(microseconds=1)
+    step = Interval(interval)
+    current = step.floor(micros)
+    return EPOCH + timedelta(microseconds=step.previous_open(current))
+
+
+@shared_task(name="bots.tasks.bots_tick_due_task")
+def bots_tick_due_task() -> int:
+    """Ask for the latest closed candle of every running bot that has not decided it."""
+    now = timezone.now()
+    asked = 0
+    for bot in Bot.objects.running():
+        candle = last_closed_open_time(bot.interval, now)
+        if tick_is_late(bot, candle, now):
+            continue
+        if not BotDecision.objects.filter(bot=bot, candle_open_time=candle).exists():
+            bot_tick_task.delay(bot.pk, candle.astimezone(UTC).isoformat())
+            asked += 1
+    return asked
+
+
+def request_ticks(*, market: str, symbol: str, interval: str, open_time: datetime) -> int:
+    """A candle closed: ask for a tick of every running bot that trades it."""
+    bots = Bot.objects.running().filter(market=market, symbol=symbol, interval=interval)
+    ids = list(bots.values_list("pk", flat=True))
+    for bot_id in ids:
+        bot_tick_task.delay(bot_id, open_time.astimezone(UTC).isoformat())
+    return len(ids)

@@ -1,0 +1,86 @@
+"""What a bot's strategy sees: its candle window from the database, its own position (from
+its own fills) and its resting orders, as the strategy package's plain views."""
+
+import math
+from datetime import datetime
+from decimal import Decimal
+
+import pandas as pd
+
+from bots.models import Bot
+from bots.strategies import OpenOrderView, PositionView
+from marketdata.models import Kline
+from marketdata.symbol_rules import rules_for
+from orders.accounting import FillAmounts, PositionState, apply_fill
+from orders.models import Fill, Order
+
+COLUMNS = ["open_time", "open", "high", "low", "close", "volume"]
+
+
+def candles(bot: Bot, last_open_time: datetime, count: int) -> pd.DataFrame:
+    """The `count` closed candles up to and including `last_open_time`, oldest first, as the
+    strategy package expects them (floats; open_time aware UTC)."""
+    rows = list(Kline.objects.filter(market=bot.market, symbol=bot.symbol,
+                                     interval=bot.interval, open_time__lte=last_open_time)
+                .order_by("-open_time").values_list(*COLUMNS)[:count])
+    rows.reverse()
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    for column in COLUMNS[1:]:
+        frame[column] = frame[column].astype("float64")
+    frame["open_time"] = pd.to_datetime(frame["open_time"], utc=True)
+    return frame
+
+
+def ends_at(frame: pd.DataFrame, open_time: datetime) -> bool:
+    return not frame.empty and frame["open_time"].iloc[-1] == pd.Timestamp(open_time)
+
+
+def inputs(bar: dict) -> dict:
+    """The bar as the decision log keeps it: numbers rounded for reading, flags as booleans."""
+    kept = {}
+    for name, value in bar.items():
+        if isinstance(value, pd.Timestamp | datetime):
+            kept[name] = value.isoformat()
+        elif isinstance(value, bool) or type(value).__name__ == "bool_":
+            kept[name] = bool(value)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            kept[name] = None if math.isnan(float(value)) else round(float(value), 8)
+    return kept
+
+
+def bot_position(bot: Bot, frame: pd.DataFrame | None = None) -> PositionView:
+    """The bot's own long position, from its own fills (two bots on one symbol each see only
+    theirs), average cost as in the books."""
+    rules = rules_for(bot.market, bot.symbol)
+    state, opened_at = PositionState(), None
+    fills = Fill.objects.filter(order__bot=bot).order_by("executed_at", "trade_id")
+    for fill in fills:
+        if state.quantity <= 0:
+            opened_at = fill.executed_at
+        state = apply_fill(state, FillAmounts(
+            side=fill.side, price=fill.price, quantity=fill.quantity,
+            quote_quantity=fill.quote_quantity, commission=fill.commission,
+            commission_asset=fill.commission_asset), base_asset=rules.base_asset,
+            quote_asset=rules.quote_asset)
+    if state.quantity <= 0:
+        return PositionView()
+    average = state.cost / state.quantity
+    return PositionView(quantity=state.quantity, average_price=average, opened_at=opened_at,
+                        highest_price_since_entry=_highest_since(frame, opened_at, average))
+
+
+def _highest_since(frame: pd.DataFrame | None, since: datetime, floor: Decimal) -> Decimal:
+    if frame is None or frame.empty:
+        return floor
+    recent = frame[frame["open_time"] >= pd.Timestamp(since).floor("min")]
+    if recent.empty:
+        return floor
+    return max(Decimal(str(recent["high"].max())), floor)
+
+
+def open_order_views(bot: Bot) -> tuple[OpenOrderView, ...]:
+    return tuple(
+        OpenOrderView(tag=o.tag, side=o.side.lower(),
+                      order_type="market" if o.type == "MARKET" else "limit", price=o.price,
+                      quantity=(o.quantity or Decimal("0")) - o.executed_qty)
+        for o in Order.objects.filter(bot=bot).open().order_by("pk"))
