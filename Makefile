@@ -10,6 +10,7 @@ PORT ?= 8000
 run: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py ensure_admin
+	-$(PY) manage.py seed_demo --first-start
 	$(PY) manage.py runplatform --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.dev chromium

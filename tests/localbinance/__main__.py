@@ -92,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=2.0,
         help="re-send current klines/tickers every N s like Binance (default 2, 0 = off)",
     )
+    parser.add_argument(
+        "--realtime",
+        action="store_true",
+        help="move the candles to the present and close one per interval of wall time, so "
+        "the platform sees a live market (offline demos)",
+    )
     return parser
 
 
@@ -110,7 +116,22 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         start_index=args.start_index,
         enforce_rate_limits=not args.no_rate_limits,
         stream_push_interval=args.stream_push_interval,
+        realtime=args.realtime,
     )
+
+
+async def replay_in_real_time(server: LocalBinance, stop: asyncio.Event) -> None:
+    """Close each candle when the wall clock reaches its close (candles were rebased to now)."""
+    while not stop.is_set():
+        due = min(m.candles[m.cursor].close_time for m in server.exchange.markets.values()
+                  if m.remaining)
+        wait = max(0.0, (due + 1 - server.exchange.now()) / 1000)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=wait)
+        except TimeoutError:
+            if not server.advance(1):
+                print("local Binance: every candle file has been replayed", flush=True)
+                return
 
 
 async def serve(config: ServerConfig, host: str, port: int) -> None:
@@ -123,7 +144,11 @@ async def serve(config: ServerConfig, host: str, port: int) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    replay = (asyncio.create_task(replay_in_real_time(server, stop)) if config.realtime
+              else None)
     await stop.wait()
+    if replay is not None:
+        await replay
     await server.stop()
 
 

@@ -16,7 +16,7 @@ from . import data, errors
 from .accounts import Account, ApiKey
 from .decimals import D
 from .futures_engine import FuturesEngine
-from .klines import load_csv
+from .klines import load_csv, rebased
 from .market import SymbolMarket, Tick
 from .matching import Rates, SpotEngine
 from .ratelimit import WEIGHT_LIMITS, RateLimits
@@ -55,6 +55,8 @@ class ServerConfig:
     # > 0: re-send the current kline/24hr ticker/mark price every N seconds like Binance
     # (1-2 s there). Off by default so tests see only the events they caused.
     stream_push_interval: float = 0.0
+    # Move the candles to the present and replay one per interval of wall time (demos).
+    realtime: bool = False
 
     @classmethod
     def default_klines(cls) -> list[tuple[str, Path]]:
@@ -111,6 +113,8 @@ class Exchange:
             self.symbols["futures"][symbol] = SymbolInfo(futures_raw, "futures")
         info = self.symbols["spot"].get(symbol) or self.symbols["futures"][symbol]
         candles = load_csv(path)
+        if self.config.realtime:
+            candles = rebased(candles, self.config.start_index, self.now())
         self.markets[symbol] = SymbolMarket(
             symbol, candles, info.tick_size, info.min_qty * 100, self.config.start_index
         )

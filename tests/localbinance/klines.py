@@ -85,6 +85,16 @@ def load_csv(path: Path) -> list[Candle]:
     return candles
 
 
+def rebased(candles: list[Candle], start_index: int, now_ms: int) -> list[Candle]:
+    """The same candles moved in time so that the first one replayed (at `start_index`) opens
+    in the current interval: a hand-run server then looks like a live market (--realtime)."""
+    step = base_interval_ms(candles)
+    first = candles[min(start_index, len(candles) - 1)]
+    offset = (now_ms - now_ms % step) - first.open_time
+    return [replace(c, open_time=c.open_time + offset, close_time=c.close_time + offset)
+            for c in candles]
+
+
 def base_interval_ms(candles: list[Candle]) -> int:
     """The file's interval: close_time - open_time + 1 of its first candle."""
     return candles[0].close_time - candles[0].open_time + 1
