@@ -1,0 +1,105 @@
+"""The trading loop end to end: the stream process stores each closed candle and asks for a
+tick, a real Celery worker ticks the bot, the bot's paper orders fill on the streamed prices.
+Embedded profile: one `runplatform` process (in-process worker and streams) on the test's
+SQLite file; served profile (CI): a `celery worker` process and a `run_streams` process on
+PostgreSQL and Redis."""
+
+from decimal import Decimal as D
+
+import pytest
+from django.conf import settings
+
+from bots.models import Bot, BotDecision
+from bots.services import bot_create, bot_start, bot_stop
+from marketdata.klines.fetching import klines_sync
+from marketdata.models import Kline, WatchedSymbol
+from marketdata.services import symbols_sync
+from orders.models import Fill, Order, Position
+from orders.services import paper_deposit
+from portfolios.models import Portfolio
+from tests.localbinance.exchange import ServerConfig
+from tests.support.servers import (
+    database_url_for_processes,
+    embedded_env,
+    free_port,
+    served_env,
+    start_process,
+    stop_process,
+    wait_until,
+)
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+@pytest.fixture
+def local_binance_config():
+    return ServerConfig(realtime=True)  # candles in the present: ticks are not "late"
+
+
+@pytest.fixture
+def platform(request, local_binance, tmp_path):
+    """The processes that run the loop, pointed at the local Binance and the test database."""
+    venue = {"BINANCE_MARKET_DATA_VENUE": local_binance.rest_url, "LOG_LEVEL": "INFO"}
+    if settings.PLATFORM_PROFILE == "served":
+        request.getfixturevalue("served_worker")
+        processes = [start_process(["manage.py", "run_streams", "--market", "spot"],
+                                   served_env(**venue))]
+    else:
+        env = embedded_env(tmp_path, DATABASE_URL=database_url_for_processes(), **venue)
+        processes = [start_process(["manage.py", "runplatform", "--port", str(free_port()),
+                                    "--no-beat"], env)]
+    yield processes
+    for process in processes:
+        print(stop_process(process)[-4000:])  # shown by pytest only when the test failed
+
+
+def stored_candles() -> int:
+    return Kline.objects.filter(symbol="BTCUSDT", interval="1m").count()
+
+
+def close_one_candle(local_binance) -> None:
+    before = stored_candles()
+    local_binance.advance(1)
+    wait_until(lambda: stored_candles() > before, timeout=20,
+               what="the stream process to store the closed candle")
+
+
+def test_a_bot_trades_on_replayed_candles_then_stops(trader, local_venue, local_binance,
+                                                     platform):
+    symbols_sync(market="spot", venue=local_venue)
+    WatchedSymbol.objects.exclude(symbol="BTCUSDT").update(active=False)
+    from marketdata.exchange.gateway import BinanceGateway
+
+    klines_sync(symbol="BTCUSDT", interval="1m", gateway=BinanceGateway(local_venue))
+    portfolio = Portfolio.objects.create(owner=trader, name="e2e", total_budget=D("5000"))
+    paper_deposit(portfolio=portfolio, asset="USDT", amount=D("5000"))
+    bot = bot_start(bot=bot_create(portfolio=portfolio, name="fast sma", symbol="BTCUSDT",
+                                   strategy="sma_cross", params={"fast": 2, "slow": 5},
+                                   sizing_config={"amount": "500"}))
+
+    def replay_until(condition, what, limit=80):
+        for _ in range(limit):
+            close_one_candle(local_binance)
+            if condition():
+                return
+        raise AssertionError(f"{what} did not happen in {limit} candles")
+
+    replay_until(lambda: Fill.objects.filter(order__bot=bot, side="SELL").exists(),
+                 "a round trip (entry and exit filled)")
+    wait_until(lambda: BotDecision.objects.filter(bot=bot).count() >= 2, timeout=20,
+               what="decisions")
+
+    entry = Order.objects.filter(bot=bot, side="BUY").first()
+    assert entry.status == "FILLED"
+    assert entry.decision.outcome == BotDecision.Outcome.ENTER
+    assert "crossed above" in entry.decision.reason
+    assert Position.objects.get(portfolio=portfolio, symbol="BTCUSDT").realised_pnl != 0
+    decided = BotDecision.objects.filter(bot=bot).count()
+    assert decided == BotDecision.objects.filter(bot=bot).values("candle_open_time").distinct()\
+        .count()  # one decision per candle
+
+    bot = bot_stop(bot=bot)
+    for _ in range(3):
+        close_one_candle(local_binance)
+    assert bot.status == Bot.Status.STOPPED
+    assert BotDecision.objects.filter(bot=bot).count() == decided  # stopped: no more ticks
