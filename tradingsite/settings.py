@@ -168,6 +168,8 @@ CELERY_BEAT_SCHEDULE["klines-sync-watched"] = {
     "task": "marketdata.tasks.klines_sync_watched_task", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["orders-reconcile"] = {
     "task": "orders.tasks.orders_reconcile_task", "schedule": 30.0}
+# Python files defining user strategies (see user_strategies/README.md), loaded at start-up.
+USER_STRATEGIES_DIR = env("USER_STRATEGIES_DIR", default=str(BASE_DIR / "user_strategies"))
 CELERY_BEAT_SCHEDULE["equity-snapshots"] = {
     "task": "portfolios.tasks.equity_snapshots_task", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["bots-tick-due"] = {
