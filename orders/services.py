@@ -97,6 +97,10 @@ def gateway_for(portfolio: Portfolio) -> OrderGateway:
 def _check_market(portfolio: Portfolio, market: str) -> None:
     if market not in ("spot", "futures"):
         raise OrderRefused(f"unknown market {market!r}: spot or futures")
+    if portfolio.is_paper and market == "futures":
+        # The paper venue books spot balances; margin, leverage and shorts are not simulated.
+        raise OrderRefused("paper portfolios trade spot only for now: futures orders need a "
+                           "portfolio on a testnet or live futures account")
     account = portfolio.exchange_account
     if account is not None and not portfolio.is_paper and account.market != market:
         raise OrderRefused(f"this portfolio trades through a {account.get_market_display()} "

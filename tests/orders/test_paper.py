@@ -178,3 +178,10 @@ def test_without_enough_bnb_the_fee_falls_back_to_the_received_asset(paper):
                         quantity=D("0.1"))
 
     assert order.fills.get().commission_asset == "BTC"
+
+
+def test_a_paper_portfolio_refuses_futures_orders_in_words(paper):
+    with pytest.raises(OrderRefused, match="paper portfolios trade spot only"):
+        order_place(portfolio=paper, market="futures", symbol="BTCUSDT", side="SELL",
+                    order_type="MARKET", quantity=D("0.1"))
+    assert not Order.objects.exists()
