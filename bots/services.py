@@ -172,7 +172,12 @@ def bot_tick(*, bot_id: int, candle_open_time: datetime,
         logger.info("bot %s: candle %s is not stored yet", bot, candle_open_time)
         return None
     started = time.perf_counter()
-    decision, plan = _decide_once(bot_id, candle_open_time, strategy, candles, now)
+    try:
+        decision, plan = _decide_once(bot_id, candle_open_time, strategy, candles, now)
+    except Exception as error:  # a strategy bug must stop its bot, visibly, not loop forever
+        logger.exception("bot %s failed on %s", bot, candle_open_time)
+        _set_status(bot, S.ERROR, f"failed on the {candle_open_time:%H:%M} candle: {error!r}")
+        return None
     if decision is None:
         return None
     _carry_out(decision, plan)

@@ -139,3 +139,19 @@ def test_invalid_parameters_are_refused_in_words(paper_portfolio):
                    strategy="sma_cross", params={"fast": 30, "slow": 10})
 
     assert refused.value.errors == {"fast": "fast must be smaller than slow"}
+
+
+def test_a_failing_strategy_puts_its_bot_in_error_and_says_why(paper_portfolio,
+                                                              crossing_candle, monkeypatch):
+    from bots.strategies.builtin.sma_cross import SmaCross
+
+    bot = sma_bot(paper_portfolio)
+    monkeypatch.setattr(SmaCross, "on_bar", lambda self, ctx: 1 / 0)
+
+    assert bot_tick(bot_id=bot.pk, candle_open_time=crossing_candle,
+                    now=closing(crossing_candle)) is None
+
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.ERROR
+    assert "ZeroDivisionError" in bot.status_reason
+    assert not BotDecision.objects.exists()
