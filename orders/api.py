@@ -3,6 +3,7 @@
 Every queryset starts from `request.user`, so another trader's object is a 404, never a 403.
 """
 
+from django.utils.dateparse import parse_datetime
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -18,9 +19,11 @@ from orders.serializers import (
     OrderSerializer,
     PortfolioSerializer,
     PositionSerializer,
+    plain,
 )
 from orders.services import OrderRefused, oco_place, order_cancel, order_place
 from portfolios.models import Portfolio
+from portfolios.services import portfolio_analytics, portfolio_valuation
 
 
 def exchange_problem(error: ExchangeError) -> Response:
@@ -131,9 +134,35 @@ class BalanceViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class PortfolioViewSet(viewsets.ReadOnlyModelViewSet):
-    """Own portfolios (read-only for now)."""
+    """Own portfolios (read-only here; edited on the pages and in the admin).
+    GET <id>/analytics/: value, PnL, Sharpe, Sortino, drawdown, win rate, profit factor;
+    GET <id>/equity/: the equity snapshots (?since=ISO time)."""
 
     serializer_class = PortfolioSerializer
 
     def get_queryset(self):
         return Portfolio.objects.owned_by(self.request.user)
+
+    @action(detail=True, methods=["get"])
+    def analytics(self, request, pk=None):
+        portfolio = self.get_object()
+        value = portfolio_valuation(portfolio=portfolio)
+        return Response({**portfolio_analytics(portfolio=portfolio),
+                         "equity_now": plain(value.equity), "cash": plain(value.cash),
+                         "positions_value": plain(value.positions_value),
+                         "unpriced_assets": list(value.unpriced)})
+
+    @action(detail=True, methods=["get"])
+    def equity(self, request, pk=None):
+        snapshots = self.get_object().snapshots.all()
+        since = request.query_params.get("since")
+        if since:
+            moment = parse_datetime(since)
+            if moment is None:
+                raise ValidationError({"since": ["an ISO 8601 time, e.g. 2026-11-21T12:00Z"]})
+            snapshots = snapshots.filter(taken_at__gte=moment)
+        page = self.paginate_queryset(snapshots.order_by("taken_at"))
+        return self.get_paginated_response([
+            {"taken_at": s.taken_at.isoformat(), "equity": plain(s.equity),
+             "cash": plain(s.cash), "positions_value": plain(s.positions_value)}
+            for s in page])

@@ -53,8 +53,9 @@ class MoneyModelSerializer(serializers.ModelSerializer):
 class PortfolioSerializer(MoneyModelSerializer):
     class Meta:
         model = Portfolio
-        fields = ["id", "name", "mode", "quote_asset", "exchange_account", "maker_fee",
-                  "taker_fee", "active", "created_at"]
+        fields = ["id", "name", "mode", "quote_asset", "exchange_account", "total_budget",
+                  "max_budget_per_symbol", "risk_level", "maker_fee", "taker_fee",
+                  "slippage_bps", "pay_fees_in_bnb", "active", "created_at"]
 
 
 class OrderSerializer(MoneyModelSerializer):

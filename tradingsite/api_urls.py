@@ -3,6 +3,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from bots.api import BotViewSet, StrategyViewSet
 from marketdata.api import CandleListApi, SymbolViewSet, TickerListApi
 from orders.api import (
     BalanceViewSet,
@@ -21,6 +22,8 @@ router.register("fills", FillViewSet, basename="fill")
 router.register("positions", PositionViewSet, basename="position")
 router.register("balances", BalanceViewSet, basename="balance")
 router.register("portfolios", PortfolioViewSet, basename="portfolio")
+router.register("bots", BotViewSet, basename="bot")
+router.register("strategies", StrategyViewSet, basename="strategy")
 
 urlpatterns = [
     path("candles/", CandleListApi.as_view(), name="candle-list"),
