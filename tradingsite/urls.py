@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from portfolios.views import dashboard
 from tradingsite import views
 
 urlpatterns = [
@@ -12,5 +13,8 @@ urlpatterns = [
     path("api/", include("tradingsite.api_urls")),
     path("market/", include("marketdata.urls")),
     path("orders/", include("orders.urls")),
+    path("dashboard/", dashboard, name="dashboard"),
+    path("portfolios/", include("portfolios.urls")),
+    path("bots/", include("bots.urls")),
     path("admin/", admin.site.urls),
 ]
