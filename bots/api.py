@@ -13,7 +13,7 @@ from bots.services import (
     bot_resume,
     bot_start,
     bot_stop,
-    bot_validate,
+    bot_update,
 )
 from bots.strategies import available, describe
 
@@ -43,16 +43,10 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
             raise ValidationError({"name": ["this portfolio has a bot of that name"]}) from clash
 
     def perform_update(self, serializer):
-        bot = serializer.instance
-        if bot.status != Bot.Status.STOPPED:
-            raise ValidationError({"status": ["stop the bot before changing it"]})
-        merged = {key: serializer.validated_data.get(key, getattr(bot, key))
-                  for key in ("strategy", "params", "sizing", "sizing_config")}
         try:
-            params = bot_validate(**merged)
+            serializer.instance = bot_update(bot=serializer.instance, **serializer.validated_data)
         except BotRefused as refused:
             raise ValidationError(refused.errors) from refused
-        serializer.save(params=params)
 
     def _control(self, act):
         try:

@@ -89,6 +89,33 @@ def bot_create(*, portfolio, name: str, symbol: str, strategy: str, interval: st
                               sizing=sizing, sizing_config=sizing_config)
 
 
+# Which statuses each control may move a bot from (stop is always allowed: it is the brake).
+CONTROL_FROM = {"start": {S.STOPPED, S.ERROR}, "pause": {S.RUNNING}, "resume": {S.PAUSED},
+                "stop": {S.RUNNING, S.PAUSED, S.ERROR, S.STOPPED}}
+
+
+def _require_status(bot: Bot, action: str) -> None:
+    bot.refresh_from_db(fields=["status"])
+    if bot.status not in CONTROL_FROM[action]:
+        raise BotRefused({"status": f"A {bot.status} bot cannot be told to {action}."})
+
+
+def bot_update(*, bot: Bot, **fields) -> Bot:
+    """Change a stopped bot's settings (validated like a new bot's). A conditional UPDATE: a
+    bot started meanwhile (another tab, the API) is refused, not changed under its feet."""
+    merged = {key: fields.get(key, getattr(bot, key))
+              for key in ("strategy", "params", "sizing", "sizing_config")}
+    fields["params"] = bot_validate(**merged)
+    if fields.get("strategy", bot.strategy) != bot.strategy:
+        fields["state"] = {}  # the old strategy's memory means nothing to the new one
+    if not Bot.objects.filter(pk=bot.pk, status=S.STOPPED).update(
+            **fields, updated_at=timezone.now()):
+        raise BotRefused({"status": "stop the bot before changing it"})
+    bot.refresh_from_db()
+    events.bot_changed(bot)
+    return bot
+
+
 def _set_status(bot: Bot, status: str, reason: str = "") -> Bot:
     fields = {"status": status, "status_reason": reason[:300], "updated_at": timezone.now()}
     if status == S.RUNNING and bot.status == S.STOPPED:
@@ -100,16 +127,19 @@ def _set_status(bot: Bot, status: str, reason: str = "") -> Bot:
 
 
 def bot_start(*, bot: Bot) -> Bot:
+    _require_status(bot, "start")
     bot_validate(strategy=bot.strategy, params=bot.params, sizing=bot.sizing,
                  sizing_config=bot.sizing_config)
     return _set_status(bot, S.RUNNING)
 
 
 def bot_pause(*, bot: Bot, reason: str = "paused by its owner") -> Bot:
+    _require_status(bot, "pause")
     return _set_status(bot, S.PAUSED, reason)
 
 
 def bot_resume(*, bot: Bot) -> Bot:
+    _require_status(bot, "resume")
     return _set_status(bot, S.RUNNING)
 
 

@@ -167,6 +167,8 @@ def portfolio_trades(*, portfolio: Portfolio) -> list[analytics.TradeResult]:
         "executed_at", "trade_id")
     for fill in fills:
         rules = rules_for("spot", fill.symbol)
+        if rules is None:  # a symbol Binance no longer lists: its assets cannot be told apart
+            continue
         before = states.get(fill.symbol, PositionState())
         after = apply_fill(before, FillAmounts(
             side=fill.side, price=fill.price, quantity=fill.quantity,

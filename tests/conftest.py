@@ -2,6 +2,7 @@ import os
 
 import pytest
 from django.conf import settings
+from rest_framework.test import APIClient
 
 from marketdata.exchange.clients import LOCAL, Venue
 from marketdata.exchange.gateway import reset_venue_state
@@ -53,6 +54,22 @@ def other_trader(django_user_model):
     return django_user_model.objects.create_user(
         username="outsider", email="outsider@example.com", password="correct horse battery"
     )
+
+
+@pytest.fixture
+def owner(trader):
+    """A client (pages and API) logged in as `trader`."""
+    client = APIClient()
+    client.force_login(trader)
+    return client
+
+
+@pytest.fixture
+def outsider(other_trader):
+    """A client logged in as `other_trader`: must never see or touch the trader's objects."""
+    client = APIClient()
+    client.force_login(other_trader)
+    return client
 
 
 @pytest.fixture

@@ -18,7 +18,31 @@
       symbols = wanted;
       sendSubscription();
     },
+    refreshPartial: refreshPartial,
   };
+
+  // Fetch a partial again (its element's id and data-partial-url, swapped outerHTML). Several
+  // events often arrive together (a decision, its order, its fill, the position): one refresh
+  // each. htmx drops a request whose source already has one in flight, so an event arriving
+  // meanwhile asks for one more refresh after it.
+  const pending = {};
+  const busy = {};
+  function refreshPartial(id) {
+    clearTimeout(pending[id]);
+    pending[id] = setTimeout(function () {
+      const holder = document.getElementById(id);
+      if (!holder || !window.htmx) return;
+      if (busy[id]) { busy[id] = "again"; return; }
+      busy[id] = true;
+      htmx.ajax("GET", holder.dataset.partialUrl,
+                { source: holder, target: holder, swap: "outerHTML" })
+        .finally(function () {
+          const again = busy[id] === "again";
+          busy[id] = false;
+          if (again) refreshPartial(id);
+        });
+    }, 120);
+  }
 
   function sendSubscription() {
     if (socket && socket.readyState === WebSocket.OPEN && symbols.length) {

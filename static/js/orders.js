@@ -38,27 +38,7 @@
   });
   document.addEventListener("htmx:afterSettle", function () { fitTicket(); watchPrices(); });
 
-  // Several events often arrive together (an order, its fills, the position): one refresh
-  // each. Each partial is its own request source, since htmx drops a request whose source
-  // already has one in flight; an event arriving meanwhile asks for one more refresh after.
-  const pending = {};
-  const busy = {};
-  function refresh(id) {
-    clearTimeout(pending[id]);
-    pending[id] = setTimeout(function () {
-      const holder = document.getElementById(id);
-      if (!holder || !window.htmx) return;
-      if (busy[id]) { busy[id] = "again"; return; }
-      busy[id] = true;
-      htmx.ajax("GET", holder.dataset.partialUrl,
-                { source: holder, target: holder, swap: "outerHTML" })
-        .finally(function () {
-          const again = busy[id] === "again";
-          busy[id] = false;
-          if (again) refresh(id);
-        });
-    }, 120);
-  }
+  function refresh(id) { if (window.platformEvents) window.platformEvents.refreshPartial(id); }
 
   document.addEventListener("platform:order.update", function () {
     refresh("open-orders");

@@ -4,7 +4,6 @@ strategy catalogue, portfolio analytics; nobody touches another trader's bots.""
 from datetime import timedelta
 
 import pytest
-from rest_framework.test import APIClient
 
 from bots.models import Bot
 from bots.services import bot_tick
@@ -12,19 +11,6 @@ from portfolios.services import equity_snapshots_take
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-
-@pytest.fixture
-def owner(trader):
-    client = APIClient()
-    client.force_login(trader)
-    return client
-
-
-@pytest.fixture
-def outsider(other_trader):
-    client = APIClient()
-    client.force_login(other_trader)
-    return client
 
 
 def new_bot(owner, portfolio, **extra):

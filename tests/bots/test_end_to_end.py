@@ -67,6 +67,9 @@ def close_one_candle(local_binance) -> None:
 def test_a_bot_trades_on_replayed_candles_then_stops(trader, local_venue, local_binance,
                                                      platform):
     symbols_sync(market="spot", venue=local_venue)
+    # (A transactional test before this one may have flushed the migration's defaults.)
+    WatchedSymbol.objects.update_or_create(market="spot", symbol="BTCUSDT",
+                                           defaults={"intervals": "1m", "active": True})
     WatchedSymbol.objects.exclude(symbol="BTCUSDT").update(active=False)
     from marketdata.exchange.gateway import BinanceGateway
 

@@ -15,19 +15,6 @@ pytestmark = pytest.mark.django_db
 S = OrderStatus
 
 
-@pytest.fixture
-def owner(trader):
-    client = APIClient()
-    client.force_login(trader)
-    return client
-
-
-@pytest.fixture
-def outsider(other_trader):
-    client = APIClient()
-    client.force_login(other_trader)
-    return client
-
 
 @pytest.fixture
 def outsiders_portfolio(other_trader):

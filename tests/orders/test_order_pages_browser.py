@@ -2,33 +2,19 @@
 and the page follow the pushed events (order.update, fill.new, position.update, price.update),
 then place another one and cancel it with its button."""
 
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import connection
 from django.test import Client
 
 from marketdata.stream_sink import symbol_group
 from orders.models import Order, OrderStatus
 from orders.services import orders_reconcile
-from tests.support.browser import screenshot
+from tests.support.browser import off_the_test_thread, screenshot
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def off_the_test_thread(function, **kwargs):
-    """Playwright's loop occupies the test thread; workers call services from their own."""
-    def call():
-        try:
-            return function(**kwargs)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(1) as worker:
-        return worker.submit(call).result()
 
 
 def push_price(symbol: str, price: str) -> None:

@@ -4,7 +4,6 @@ trader's own books."""
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 
 from orders.models import Order, OrderStatus
 from portfolios.models import Portfolio
@@ -14,19 +13,6 @@ pytestmark = pytest.mark.django_db
 S = OrderStatus
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
-
-@pytest.fixture
-def owner(trader):
-    client = Client()
-    client.force_login(trader)
-    return client
-
-
-@pytest.fixture
-def outsider(other_trader):
-    client = Client()
-    client.force_login(other_trader)
-    return client
 
 
 def ticket(local_binance, portfolio, **extra):

@@ -2,9 +2,11 @@
 
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 from tests.support.servers import REPO
 
@@ -41,3 +43,15 @@ def page(monkeypatch):
         yield context.new_page()
         context.close()
         browser.close()
+
+
+def off_the_test_thread(function, **kwargs):
+    """Playwright's loop occupies the test thread; workers call services from their own."""
+    def call():
+        try:
+            return function(**kwargs)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(1) as worker:
+        return worker.submit(call).result()
