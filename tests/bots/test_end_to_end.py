@@ -1,16 +1,18 @@
 """The trading loop end to end: the stream process stores each closed candle and asks for a
-tick, a real Celery worker ticks the bot, the bot's paper orders fill on the streamed prices.
-Embedded profile: one `runplatform` process (in-process worker and streams) on the test's
-SQLite file; served profile (CI): a `celery worker` process and a `run_streams` process on
-PostgreSQL and Redis."""
+tick, a real Celery worker ticks the bot, the bot's paper orders fill on the streamed prices,
+and the trader's dashboard in Chromium follows it all without a reload, then stops the bot.
+Embedded profile: one `runplatform` process (pages, in-process worker and streams) on the
+test's SQLite file; served profile (CI): a `celery worker` process and a `run_streams`
+process on PostgreSQL and Redis, pages from the test's own daphne on the Redis layer."""
 
 from decimal import Decimal as D
 
 import pytest
 from django.conf import settings
+from django.test import Client
 
 from bots.models import Bot, BotDecision
-from bots.services import bot_create, bot_start, bot_stop
+from bots.services import bot_create, bot_start
 from marketdata.klines.fetching import klines_sync
 from marketdata.models import Kline, WatchedSymbol
 from marketdata.services import symbols_sync
@@ -18,10 +20,12 @@ from orders.models import Fill, Order, Position
 from orders.services import paper_deposit
 from portfolios.models import Portfolio
 from tests.localbinance.exchange import ServerConfig
+from tests.support.browser import screenshot
 from tests.support.servers import (
     database_url_for_processes,
     embedded_env,
     free_port,
+    http_get,
     served_env,
     start_process,
     stop_process,
@@ -38,19 +42,35 @@ def local_binance_config():
 
 @pytest.fixture
 def platform(request, local_binance, tmp_path):
-    """The processes that run the loop, pointed at the local Binance and the test database."""
+    """The processes that run the loop, pointed at the local Binance and the test database;
+    yields the URL the pages are served at."""
     venue = {"BINANCE_MARKET_DATA_VENUE": local_binance.rest_url, "LOG_LEVEL": "INFO"}
     if settings.PLATFORM_PROFILE == "served":
         request.getfixturevalue("served_worker")
-        processes = [start_process(["manage.py", "run_streams", "--market", "spot"],
-                                   served_env(**venue))]
+        url = request.getfixturevalue("asgi_live_server").url
+        process = start_process(["manage.py", "run_streams", "--market", "spot"],
+                                served_env(**venue))
     else:
-        env = embedded_env(tmp_path, DATABASE_URL=database_url_for_processes(), **venue)
-        processes = [start_process(["manage.py", "runplatform", "--port", str(free_port()),
-                                    "--no-beat"], env)]
-    yield processes
-    for process in processes:
-        print(stop_process(process)[-4000:])  # shown by pytest only when the test failed
+        # The same secret key: the browser's session (made here) must be valid there.
+        env = embedded_env(tmp_path, DATABASE_URL=database_url_for_processes(),
+                           SECRET_KEY=settings.SECRET_KEY, **venue)
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        process = start_process(["manage.py", "runplatform", "--port", str(port),
+                                 "--no-beat"], env)
+        wait_until(lambda: http_get(url + "/healthz")[0] == 200, timeout=60,
+                   what="the platform to serve pages")
+    yield url
+    print(stop_process(process)[-4000:])  # shown by pytest only when the test failed
+
+
+def watch_dashboard(page, url, trader, portfolio):
+    login = Client()
+    login.force_login(trader)
+    page.context.add_cookies([{"name": "sessionid", "value": login.cookies["sessionid"].value,
+                               "url": url}])
+    page.goto(f"{url}/dashboard/?portfolio={portfolio.pk}")
+    page.wait_for_selector("#live-status.online", timeout=15_000)
 
 
 def stored_candles() -> int:
@@ -65,7 +85,7 @@ def close_one_candle(local_binance) -> None:
 
 
 def test_a_bot_trades_on_replayed_candles_then_stops(trader, local_venue, local_binance,
-                                                     platform):
+                                                     platform, page):
     symbols_sync(market="spot", venue=local_venue)
     # (A transactional test before this one may have flushed the migration's defaults.)
     WatchedSymbol.objects.update_or_create(market="spot", symbol="BTCUSDT",
@@ -87,6 +107,11 @@ def test_a_bot_trades_on_replayed_candles_then_stops(trader, local_venue, local_
                 return
         raise AssertionError(f"{what} did not happen in {limit} candles")
 
+    watch_dashboard(page, platform, trader, portfolio)
+    row = f"#bots-table tr[data-bot-id='{bot.pk}']"
+    page.wait_for_selector(f"{row}[data-status=running]")
+    page.evaluate("window.stillTheSamePage = true")
+
     replay_until(lambda: Fill.objects.filter(order__bot=bot, side="SELL").exists(),
                  "a round trip (entry and exit filled)")
     wait_until(lambda: BotDecision.objects.filter(bot=bot).count() >= 2, timeout=20,
@@ -101,8 +126,20 @@ def test_a_bot_trades_on_replayed_candles_then_stops(trader, local_venue, local_
     assert decided == BotDecision.objects.filter(bot=bot).values("candle_open_time").distinct()\
         .count()  # one decision per candle
 
-    bot = bot_stop(bot=bot)
+    # The dashboard followed it all by itself: the fills, the position, the bot's decisions.
+    trades = Fill.objects.filter(order__bot=bot).count()
+    page.wait_for_function(
+        f"document.querySelectorAll('#fills tr[data-trade-id]').length >= {trades}",
+        timeout=15_000)
+    page.wait_for_selector("#positions tr[data-position-symbol='BTCUSDT']", timeout=15_000)
+    page.wait_for_selector(f"{row} [data-field=last-decision] .outcome", timeout=15_000)
+    screenshot(page, "end-to-end-dashboard")
+
+    page.click(f"{row} [data-control=stop]")
+    page.wait_for_selector(f"{row}[data-status=stopped]", timeout=15_000)
+    assert page.evaluate("window.stillTheSamePage") is True
+    decided = BotDecision.objects.filter(bot=bot).count()
     for _ in range(3):
         close_one_candle(local_binance)
-    assert bot.status == Bot.Status.STOPPED
+    assert Bot.objects.get(pk=bot.pk).status == Bot.Status.STOPPED
     assert BotDecision.objects.filter(bot=bot).count() == decided  # stopped: no more ticks
