@@ -191,4 +191,20 @@ def portfolio_analytics(*, portfolio: Portfolio, since=None) -> dict:
         snapshots = snapshots.filter(taken_at__gte=since)
     points = [analytics.EquityPoint(at=s.taken_at, equity=s.equity) for s in snapshots]
     # PnL from the first snapshot of the period: deposits are not trading results.
-    return analytics.summary(points, portfolio_trades(portfolio=portfolio))
+    figures = analytics.summary(points, portfolio_trades(portfolio=portfolio))
+    figures["exposure"] = [e.as_dict() for e in portfolio_exposure(portfolio=portfolio)]
+    return figures
+
+
+def portfolio_exposure(*, portfolio: Portfolio) -> list[analytics.Exposure]:
+    """What each asset held is worth and its share of the equity, largest first."""
+    from orders.models import Balance
+
+    holdings = {}
+    for balance in Balance.objects.filter(portfolio=portfolio).exclude(
+            asset=portfolio.quote_asset):
+        price = _price_in(balance.asset, portfolio.quote_asset)
+        if balance.total and price is not None:
+            holdings[balance.asset] = (balance.total, Decimal(price))
+    equity = portfolio_valuation(portfolio=portfolio).equity
+    return analytics.exposure_by_asset(holdings, equity=equity)

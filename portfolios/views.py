@@ -67,7 +67,8 @@ def _figures(portfolio: Portfolio) -> dict:
             ("Closed trades", str(stats["trade_count"])),
             ("Realised PnL", NOT_ENOUGH if stats["realised_pnl"] is None
              else f"{Decimal(stats['realised_pnl']):.2f} {portfolio.quote_asset}")]
-    return {"portfolio": portfolio, "figures": rows, "not_enough": NOT_ENOUGH}
+    return {"portfolio": portfolio, "figures": rows, "not_enough": NOT_ENOUGH,
+            "exposure": stats["exposure"]}
 
 
 def _allocations(portfolio: Portfolio) -> dict:

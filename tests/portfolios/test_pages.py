@@ -243,3 +243,19 @@ def test_the_pages_need_a_logged_in_trader(client, paper):
         assert client.get(url).url.startswith("/accounts/login/"), url
     assert client.post("/portfolios/new/", portfolio_form()).url.startswith("/accounts/login/")
     assert Portfolio.objects.count() == 1
+
+
+def test_the_portfolio_page_shows_exposure_by_asset(owner, paper):
+    from django.core.cache import cache
+
+    from marketdata import live
+
+    paper_deposit(portfolio=paper, asset="BTC", amount=D("0.5"))
+    cache.set(live.ticker_key("spot", "BTCUSDT"), {"symbol": "BTCUSDT", "price": "120"})
+    try:
+        page = owner.get(f"/portfolios/{paper.pk}/").content.decode()
+    finally:
+        cache.delete(live.ticker_key("spot", "BTCUSDT"))
+
+    assert 'data-asset="BTC"' in page
+    assert "60.00000000" in page  # 0.5 BTC at 120 USDT
