@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from bots import budget, events, window
@@ -196,7 +196,11 @@ def bot_tick(*, bot_id: int, candle_open_time: datetime,
     if tick_is_late(bot, candle_open_time, now):
         logger.info("bot %s: dropped the late tick for %s", bot, candle_open_time)
         return None
-    strategy = get_strategy(bot.strategy)(**bot.params)
+    try:
+        strategy = get_strategy(bot.strategy)(**bot.params)
+    except (KeyError, ParameterError) as error:  # a user strategy removed or changed
+        _set_status(bot, S.ERROR, f"its strategy cannot run: {error}")
+        return None
     candles = window.candles(bot, candle_open_time, strategy.lookback())
     if not window.ends_at(candles, candle_open_time):
         logger.info("bot %s: candle %s is not stored yet", bot, candle_open_time)
@@ -204,6 +208,8 @@ def bot_tick(*, bot_id: int, candle_open_time: datetime,
     started = time.perf_counter()
     try:
         decision, plan = _decide_once(bot_id, candle_open_time, strategy, candles, now)
+    except DatabaseError:
+        raise  # the database's trouble, not the bot's: the next tick tries again
     except Exception as error:  # a strategy bug must stop its bot, visibly, not loop forever
         logger.exception("bot %s failed on %s", bot, candle_open_time)
         _set_status(bot, S.ERROR, f"failed on the {candle_open_time:%H:%M} candle: {error!r}")
