@@ -32,13 +32,8 @@ def _open_buy_notional(order: Order) -> Decimal:
         return order.reserved
     if order.quote_quantity is not None:
         return order.quote_quantity - order.cumulative_quote
-    price = order.price or _last_price(order)
+    price = order.price or live.last_price(order.market, order.symbol) or ZERO
     return max((order.quantity or ZERO) - order.executed_qty, ZERO) * price
-
-
-def _last_price(order: Order) -> Decimal:
-    price = (live.ticker(order.market, order.symbol) or {}).get("price")
-    return Decimal(price) if price else ZERO
 
 
 def committed(portfolio: Portfolio, symbol: str | None = None) -> Decimal:

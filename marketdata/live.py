@@ -5,6 +5,7 @@ watched counts as stale, so a dead stream process can never look like a quiet ma
 """
 
 import time
+from decimal import Decimal
 
 from django.core.cache import cache
 
@@ -43,6 +44,13 @@ def is_stale(market: str, symbol: str) -> bool:
 
 def ticker(market: str, symbol: str) -> dict | None:
     return cache.get(ticker_key(market, symbol))
+
+
+def last_price(market: str, symbol: str) -> Decimal | None:
+    """The stream process's last price for the symbol, when it has one (fresh or not: callers
+    that trade on it check `is_stale` first)."""
+    price = (ticker(market, symbol) or {}).get("price")
+    return Decimal(str(price)) if price not in (None, "") else None
 
 
 def watched_tickers(market: str) -> list[dict]:

@@ -25,12 +25,6 @@ def plain(value: Decimal | None) -> str | None:
     return "0" if text in ("", "-0") else text
 
 
-def last_price(market: str, symbol: str) -> Decimal | None:
-    """The stream process's last price for the symbol, when it has one."""
-    price = (live.ticker(market, symbol) or {}).get("price")
-    return Decimal(str(price)) if price not in (None, "") else None
-
-
 class Money(serializers.DecimalField):
     """Decimals as plain strings, whatever the column's scale (ours keep 18 places);
     `places` rounds derived values such as an average entry (cost / quantity repeats)."""
@@ -174,7 +168,7 @@ class PositionSerializer(MoneyModelSerializer):
         read_only_fields = fields
 
     def _price(self, position: Position) -> Decimal | None:
-        return last_price(position.market, position.symbol)
+        return live.last_price(position.market, position.symbol)
 
     def get_last_price(self, position: Position) -> str | None:
         return plain(self._price(position))

@@ -174,10 +174,7 @@ def _trailing_stop(rules, order_type: str, callback_rate: Decimal | None,
 def _live_price(market: str, symbol: str) -> Decimal | None:
     """The streamed last price, when it is fresh: market orders' notional and the price bands
     can then be checked here instead of by a -1013 from Binance."""
-    if live.is_stale(market, symbol):
-        return None
-    price = (live.ticker(market, symbol) or {}).get("price")
-    return Decimal(price) if price else None
+    return None if live.is_stale(market, symbol) else live.last_price(market, symbol)
 
 
 def _rounding_note(rules, quantity: Decimal | None, order_type: str) -> str:
@@ -412,9 +409,8 @@ def _fee_value(trade: TradeFill, rules) -> Decimal | None:
     if trade.commission_asset in ("", rules.base_asset, rules.quote_asset):
         return None
     # The last streamed price even if a little old: a fee's value is not a trading decision.
-    price = (live.ticker("spot", f"{trade.commission_asset}{rules.quote_asset}") or {}).get(
-        "price")
-    return trade.commission * Decimal(price) if price else None
+    price = live.last_price("spot", f"{trade.commission_asset}{rules.quote_asset}")
+    return trade.commission * price if price is not None else None
 
 
 def _fetch_missing_fills(order: Order, venue: str, gateway: OrderGateway | None = None) -> None:

@@ -101,6 +101,7 @@ class Valuation:
     cash: Decimal  # the quote asset's balance
     positions_value: Decimal
     unpriced: tuple[str, ...]  # assets held without any price to value them at
+    holdings: dict[str, tuple[Decimal, Decimal]]  # asset -> (quantity, price), priced ones
 
 
 def _price_in(asset: str, quote: str) -> Decimal | None:
@@ -109,19 +110,16 @@ def _price_in(asset: str, quote: str) -> Decimal | None:
     from marketdata.models import Kline
 
     symbol = f"{asset}{quote}"
-    price = (live.ticker("spot", symbol) or {}).get("price")
-    if price:
-        return Decimal(price)
-    last = (Kline.objects.filter(market="spot", symbol=symbol).order_by("-open_time")
-            .values_list("close", flat=True).first())
-    return last
+    return live.last_price("spot", symbol) or (
+        Kline.objects.filter(market="spot", symbol=symbol).order_by("-open_time")
+        .values_list("close", flat=True).first())
 
 
 def portfolio_valuation(*, portfolio: Portfolio) -> Valuation:
     from orders.models import Balance, Position
 
     quote = portfolio.quote_asset
-    cash, held, unpriced = Decimal("0"), Decimal("0"), []
+    cash, held, unpriced, holdings = Decimal("0"), Decimal("0"), [], {}
     for balance in Balance.objects.filter(portfolio=portfolio):
         if balance.asset == quote:
             cash += balance.total
@@ -132,13 +130,14 @@ def portfolio_valuation(*, portfolio: Portfolio) -> Valuation:
         if price is None:
             unpriced.append(balance.asset)
         else:
+            holdings[balance.asset] = (balance.total, price)
             held += balance.total * price
     for position in Position.objects.filter(portfolio=portfolio, market="futures"):
         price = _price_in(position.symbol.removesuffix(quote), quote)
         if position.quantity and price is not None:
             held += position.unrealised_pnl(price)
     return Valuation(equity=cash + held, cash=cash, positions_value=held,
-                     unpriced=tuple(unpriced))
+                     unpriced=tuple(unpriced), holdings=holdings)
 
 
 def equity_snapshots_take(*, at=None) -> int:
@@ -198,13 +197,5 @@ def portfolio_analytics(*, portfolio: Portfolio, since=None) -> dict:
 
 def portfolio_exposure(*, portfolio: Portfolio) -> list[analytics.Exposure]:
     """What each asset held is worth and its share of the equity, largest first."""
-    from orders.models import Balance
-
-    holdings = {}
-    for balance in Balance.objects.filter(portfolio=portfolio).exclude(
-            asset=portfolio.quote_asset):
-        price = _price_in(balance.asset, portfolio.quote_asset)
-        if balance.total and price is not None:
-            holdings[balance.asset] = (balance.total, Decimal(price))
-    equity = portfolio_valuation(portfolio=portfolio).equity
-    return analytics.exposure_by_asset(holdings, equity=equity)
+    value = portfolio_valuation(portfolio=portfolio)
+    return analytics.exposure_by_asset(value.holdings, equity=value.equity)

@@ -62,12 +62,10 @@ def _bnb_price_if_affordable(order: Order, rules) -> Decimal | None:
     asset, as Binance does when the BNB balance runs short."""
     if "BNB" in (rules.base_asset, rules.quote_asset):
         return None  # trading BNB itself: keep the arithmetic of the pair simple
-    ticker = live.ticker("spot", f"BNB{rules.quote_asset}") or {}
-    if not ticker.get("price"):
+    price = live.last_price("spot", f"BNB{rules.quote_asset}")
+    if not price:
         return None
-    price = Decimal(ticker["price"])
-    reference = order.price or Decimal((live.ticker(order.market, order.symbol) or {})
-                                       .get("price") or 0)
+    reference = order.price or live.last_price(order.market, order.symbol) or ZERO
     notional = order.quote_quantity or (order.quantity or ZERO) * reference
     worst_fee = notional * order.portfolio.taker_fee * (1 - fillmodel.BNB_DISCOUNT) / price
     held = Balance.objects.filter(portfolio=order.portfolio, asset="BNB").first()
