@@ -11,7 +11,7 @@ from bots.models import Bot
 from bots.strategies import OpenOrderView, PositionView
 from marketdata.models import Kline
 from marketdata.symbol_rules import rules_for
-from orders.accounting import FillAmounts, PositionState, apply_fill
+from orders.accounting import PositionState, apply_fill
 from orders.models import Fill, Order
 
 COLUMNS = ["open_time", "open", "high", "low", "close", "volume"]
@@ -57,11 +57,8 @@ def bot_position(bot: Bot, frame: pd.DataFrame | None = None) -> PositionView:
     for fill in fills:
         if state.quantity <= 0:
             opened_at = fill.executed_at
-        state = apply_fill(state, FillAmounts(
-            side=fill.side, price=fill.price, quantity=fill.quantity,
-            quote_quantity=fill.quote_quantity, commission=fill.commission,
-            commission_asset=fill.commission_asset), base_asset=rules.base_asset,
-            quote_asset=rules.quote_asset)
+        state = apply_fill(state, fill.amounts(), base_asset=rules.base_asset,
+                           quote_asset=rules.quote_asset)
     if state.quantity <= 0:
         return PositionView()
     average = state.cost / state.quantity

@@ -10,14 +10,8 @@ Event types and payloads (all amounts as decimal strings):
 - balance.update: {portfolio_id, balances: [{asset, free, locked}]}
 """
 
-import logging
-
-from django.db import transaction
-
 from orders.models import Balance, Fill, Order, Position
-from tradingsite.events import publish_to_user
-
-logger = logging.getLogger(__name__)
+from tradingsite.events import publish_to_user_on_commit
 
 
 def _text(value) -> str | None:
@@ -50,9 +44,7 @@ def position_payload(position: Position) -> dict:
 
 
 def _after_commit(owner_id: int, event_type: str, data: dict) -> None:
-    # The payload is taken now, inside the transaction; it is sent only once that commits.
-    transaction.on_commit(lambda: publish_to_user(user_id=owner_id, event_type=event_type,
-                                                  data=data))
+    publish_to_user_on_commit(user_id=owner_id, event_type=event_type, data=data)
 
 
 def order_changed(order: Order, *, owner_id: int) -> None:

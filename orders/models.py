@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 
 from marketdata.models import MONEY
+from orders.accounting import FillAmounts
 from portfolios.models import Portfolio
 
 ZERO = Decimal("0")
@@ -187,6 +188,12 @@ class Fill(models.Model):
 
     def __str__(self):
         return f"{self.side} {self.quantity} {self.symbol} @ {self.price} (trade {self.trade_id})"
+
+    def amounts(self) -> FillAmounts:
+        """This fill as the pure accounting functions take it."""
+        return FillAmounts(side=self.side, price=self.price, quantity=self.quantity,
+                           quote_quantity=self.quote_quantity, commission=self.commission,
+                           commission_asset=self.commission_asset)
 
 
 class Position(models.Model):

@@ -157,7 +157,7 @@ def equity_snapshots_take(*, at=None) -> int:
 def portfolio_trades(*, portfolio: Portfolio) -> list[analytics.TradeResult]:
     """Each fill that reduced a position, as a trade result: its realised PnL net of fees."""
     from marketdata.symbol_rules import rules_for
-    from orders.accounting import FillAmounts, PositionState, apply_fill
+    from orders.accounting import PositionState, apply_fill
     from orders.models import Fill
 
     states: dict[str, PositionState] = {}
@@ -169,11 +169,8 @@ def portfolio_trades(*, portfolio: Portfolio) -> list[analytics.TradeResult]:
         if rules is None:  # a symbol Binance no longer lists: its assets cannot be told apart
             continue
         before = states.get(fill.symbol, PositionState())
-        after = apply_fill(before, FillAmounts(
-            side=fill.side, price=fill.price, quantity=fill.quantity,
-            quote_quantity=fill.quote_quantity, commission=fill.commission,
-            commission_asset=fill.commission_asset), base_asset=rules.base_asset,
-            quote_asset=rules.quote_asset)
+        after = apply_fill(before, fill.amounts(), base_asset=rules.base_asset,
+                           quote_asset=rules.quote_asset)
         states[fill.symbol] = after
         if fill.side == "SELL":
             results.append(analytics.TradeResult(

@@ -15,6 +15,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,13 @@ def _running_publisher() -> _Publisher:
 def publish_to_user(*, user_id: int, event_type: str, data: dict[str, Any]) -> None:
     """Queue one event for the user's pages without waiting for it to be sent."""
     _running_publisher().pending.put((user_group(user_id), _message(event_type, data)))
+
+
+def publish_to_user_on_commit(*, user_id: int, event_type: str, data: dict[str, Any]) -> None:
+    """Queue the event once the current transaction commits (at once outside one). The payload
+    is taken now, inside the transaction; a rolled-back change is never announced."""
+    transaction.on_commit(lambda: publish_to_user(user_id=user_id, event_type=event_type,
+                                                  data=data))
 
 
 def flush_published(timeout: float = 5.0) -> bool:
