@@ -21,8 +21,8 @@ class BotAdminForm(forms.ModelForm):
                                           sizing=data.get("sizing", ""),
                                           sizing_config=data.get("sizing_config") or {})
         except BotRefused as refused:
-            raise forms.ValidationError([f"{k}: {v}" for k, v in refused.errors.items()]) \
-                from refused
+            problems = [f"{name}: {message}" for name, message in refused.errors.items()]
+            raise forms.ValidationError(problems) from refused
         return data
 
 

@@ -23,6 +23,7 @@ from bots import budget, events, window
 from bots.models import Bot, BotDecision
 from bots.strategies import Cancel, Context, Intent, ParameterError, get_strategy
 from bots.strategies.sizing import SizingError, size_intent
+from marketdata import live
 from marketdata.exchange.errors import ExchangeError
 from marketdata.exchange.limits import CircuitBreaker
 from marketdata.klines.intervals import STEP_US
@@ -176,6 +177,7 @@ class Plan:
     cancels: list[str] = field(default_factory=list)
     log: list[dict] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    warming_up: bool = False
 
 
 def tick_is_late(bot: Bot, candle_open_time: datetime, now: datetime) -> bool:
@@ -245,7 +247,8 @@ def _decide_once(bot_id: int, candle_open_time: datetime, strategy, candles, now
 def _decide(bot: Bot, decision: BotDecision, strategy, candles, now) -> Plan:
     prepared = strategy.prepare(candles)
     if len(prepared) < strategy.warmup():
-        return Plan(reasons=[f"warming up: {len(prepared)} of {strategy.warmup()} candles"])
+        return Plan(reasons=[f"warming up: {len(prepared)} of {strategy.warmup()} candles"],
+                    warming_up=True)
     bar = prepared.iloc[-1].to_dict()
     decision.inputs = window.inputs(bar)
     position = window.bot_position(bot, candles)
@@ -270,8 +273,7 @@ def _decide(bot: Bot, decision: BotDecision, strategy, candles, now) -> Plan:
 def _outcome(plan: Plan) -> str:
     placed = [entry for entry in plan.log if entry.get("order")]
     if not plan.log:
-        return BotDecision.Outcome.SKIPPED if plan.reasons and "warming" in plan.reasons[0] \
-            else BotDecision.Outcome.HOLD
+        return BotDecision.Outcome.SKIPPED if plan.warming_up else BotDecision.Outcome.HOLD
     if not placed and not plan.cancels:
         return BotDecision.Outcome.REFUSED
     sides = {entry.get("side") for entry in placed}
@@ -285,8 +287,6 @@ def _outcome(plan: Plan) -> str:
 def entry_blockers(bot: Bot) -> list[str]:
     """Why new entries must wait (exits never do): a symbol not trading, stale market data,
     an open circuit breaker, or a reconciliation with Binance that has not succeeded."""
-    from marketdata import live
-
     reasons = []
     rules = rules_for(bot.market, bot.symbol)
     if rules is None or rules.status != "TRADING":
