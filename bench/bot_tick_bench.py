@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg
+from scratch_db import drop_database, recreate_database
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -37,9 +37,7 @@ def arguments():
 
 
 def setup_django() -> None:
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
+    recreate_database(SERVER, DATABASE)
     os.environ.update(DATABASE_URL=f"{SERVER}/{DATABASE}", REDIS_URL=REDIS, LOG_LEVEL="WARNING",
                       DJANGO_SETTINGS_MODULE="tradingsite.settings")
     import django
@@ -162,11 +160,7 @@ def main():
         bench_one_tick(symbols, args.ticks)
         bench_many_bots(symbols, args.bots)
     finally:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        drop_database(SERVER, DATABASE)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import psycopg
+from scratch_db import drop_database, recreate_database
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -64,20 +64,6 @@ def binance_dump(rows: int, path: Path, seed: int = 7) -> Path:
     return path
 
 
-def recreate_database(server: str) -> None:
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {DATABASE}")
-
-
-def drop_database(server: str) -> None:
-    from django.db import connections
-
-    connections.close_all()
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-
-
 def django_on(server: str) -> None:
     os.environ["DATABASE_URL"] = f"{server}/{DATABASE}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradingsite.settings")
@@ -98,7 +84,7 @@ def timed(label: str, rows: int, action):
 
 def main() -> None:
     args = arguments()
-    recreate_database(args.server)
+    recreate_database(args.server, DATABASE)
     django_on(args.server)
     from marketdata.klines import kline_gaps, klines_import
     from marketdata.models import Kline
@@ -120,7 +106,7 @@ def main() -> None:
     print(f"stored:    {stored:,} candles, {distinct:,} distinct open times, "
           f"{len(gaps)} gaps found over the whole series")
     if not args.keep:
-        drop_database(args.server)
+        drop_database(args.server, DATABASE)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg
+from scratch_db import drop_database, recreate_database
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -36,12 +36,6 @@ def arguments():
                         help="also place orders from this many processes at once, one "
                              "portfolio each (as many bots on many portfolios would)")
     return parser.parse_args()
-
-
-def fresh_database(server: str) -> None:
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
 
 
 def setup_django(server: str) -> None:
@@ -185,7 +179,7 @@ def bench_crossing(symbols: list[str], prints: int) -> None:
 
 def main():
     args = arguments()
-    fresh_database(args.server)
+    recreate_database(args.server, DATABASE)
     try:
         setup_django(args.server)
         symbols = load_symbols(20)
@@ -194,11 +188,7 @@ def main():
             bench_parallel_market_orders(args.orders, args.processes)
         bench_crossing(symbols, args.prints)
     finally:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(f"{args.server}/postgres", autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        drop_database(args.server, DATABASE)
 
 
 if __name__ == "__main__":
