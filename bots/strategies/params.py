@@ -60,6 +60,13 @@ class Parameter:
         return self.default is None
 
 
+def fast_below_slow(params: Mapping[str, Any]) -> dict[str, str]:
+    """The cross-field check of every fast/slow pair of averages (a `check` hook's result)."""
+    if params["fast"] >= params["slow"]:
+        return {"fast": "fast must be smaller than slow"}
+    return {}
+
+
 def validate_params(
     parameters: tuple[Parameter, ...], given: Mapping[str, Any], check: Check | None = None
 ) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from bots.strategies.base import Strategy, with_signals
-from bots.strategies.params import Parameter
+from bots.strategies.params import Parameter, fast_below_slow
 from bots.strategies.signals import crossed_above, crossed_below, rounding_floor
 from bots.strategies.wording import number
 
@@ -25,9 +25,7 @@ class MovingAverageCross(Strategy):
 
     @classmethod
     def check(cls, params: Mapping[str, Any]) -> dict[str, str]:
-        if params["fast"] >= params["slow"]:
-            return {"fast": "fast must be smaller than slow"}
-        return {}
+        return fast_below_slow(params)
 
     def warmup(self) -> int:
         # The slow average's first value is at row slow-1; a cross also needs the row before.

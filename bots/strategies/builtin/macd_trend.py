@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from bots.strategies.base import Strategy, with_signals
-from bots.strategies.params import Parameter
+from bots.strategies.params import Parameter, fast_below_slow
 from bots.strategies.registry import register
 from bots.strategies.signals import (
     crossed_above,
@@ -39,9 +39,7 @@ class MacdTrend(Strategy):
 
     @classmethod
     def check(cls, params: Mapping[str, Any]) -> dict[str, str]:
-        if params["fast"] >= params["slow"]:
-            return {"fast": "fast must be smaller than slow"}
-        return {}
+        return fast_below_slow(params)
 
     def warmup(self) -> int:
         # TA-Lib's MACD starts at row slow+signal-2; a cross also needs the row before.
