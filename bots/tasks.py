@@ -9,7 +9,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from bots.models import Bot, BotDecision
-from bots.services import bot_tick, tick_is_late
+from bots.services import bot_tick
 from marketdata.klines.intervals import EPOCH, Interval
 
 logger = logging.getLogger(__name__)
@@ -34,13 +34,13 @@ def last_closed_open_time(interval: str, now: datetime) -> datetime:
 def bots_tick_due_task() -> int:
     """Ask for the latest closed candle of every running bot that has not decided it."""
     now = timezone.now()
+    due = {bot.pk: last_closed_open_time(bot.interval, now) for bot in Bot.objects.running()}
+    decided = set(BotDecision.objects.filter(bot_id__in=due, candle_open_time__in=set(
+        due.values())).values_list("bot_id", "candle_open_time"))  # one query, not one a bot
     asked = 0
-    for bot in Bot.objects.running():
-        candle = last_closed_open_time(bot.interval, now)
-        if tick_is_late(bot, candle, now):
-            continue
-        if not BotDecision.objects.filter(bot=bot, candle_open_time=candle).exists():
-            bot_tick_task.delay(bot.pk, candle.astimezone(UTC).isoformat())
+    for bot_id, candle in due.items():
+        if (bot_id, candle) not in decided:
+            bot_tick_task.delay(bot_id, candle.astimezone(UTC).isoformat())
             asked += 1
     return asked
 

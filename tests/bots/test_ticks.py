@@ -155,3 +155,20 @@ def test_a_failing_strategy_puts_its_bot_in_error_and_says_why(paper_portfolio,
     assert bot.status == Bot.Status.ERROR
     assert "ZeroDivisionError" in bot.status_reason
     assert not BotDecision.objects.exists()
+
+
+def test_the_beat_fallback_asks_only_for_candles_not_yet_decided(paper_portfolio, monkeypatch):
+    from django.utils import timezone
+
+    from bots import tasks
+
+    decided, pending = sma_bot(paper_portfolio, "decided"), sma_bot(paper_portfolio, "pending")
+    now = timezone.now()
+    monkeypatch.setattr(tasks.timezone, "now", lambda: now)  # no minute may turn meanwhile
+    candle = tasks.last_closed_open_time("1m", now)
+    BotDecision.objects.create(bot=decided, candle_open_time=candle)
+    asked = []
+    monkeypatch.setattr(tasks.bot_tick_task, "delay", lambda *args: asked.append(args))
+
+    assert tasks.bots_tick_due_task() == 1
+    assert asked == [(pending.pk, candle.isoformat())]
