@@ -117,6 +117,10 @@ class Order(models.Model):
     reason = models.CharField(max_length=300, blank=True,
                               help_text="Why it was rejected, or what is unknown about it")
     resolve_attempts = models.PositiveIntegerField(default=0)
+    risk_check = models.CharField(max_length=10, blank=True,
+                                  help_text="the pre-trade check: approve, reduce or exit")
+    risk_note = models.CharField(max_length=500, blank=True,
+                                 help_text="the pre-trade check's verdict, in words")
     stop_triggered = models.BooleanField(default=False, help_text="paper: the stop has fired")
     reserved = models.DecimalField(**MONEY, default=ZERO,
                                    help_text="funds still locked for this order (paper)")
