@@ -11,6 +11,7 @@ from decimal import Decimal
 from marketdata import live
 from orders.models import Order, Position
 from portfolios.models import Portfolio, SymbolAllocation
+from risk.services import lock_portfolio  # noqa: F401  (callers lock through budget)
 
 ZERO = Decimal("0")
 
@@ -19,12 +20,6 @@ ZERO = Decimal("0")
 class Headroom:
     amount: Decimal  # what may still be committed for this symbol, in the quote asset
     limit: str  # which limit binds, in words
-
-
-def lock_portfolio(portfolio_id: int) -> Portfolio:
-    """The portfolio row, locked until the transaction ends (SQLite: the IMMEDIATE
-    transaction already serialises writers)."""
-    return Portfolio.objects.select_for_update().get(pk=portfolio_id)
 
 
 def _open_buy_notional(order: Order) -> Decimal:

@@ -23,14 +23,12 @@ from bots import budget, events, window
 from bots.models import Bot, BotDecision
 from bots.strategies import Cancel, Context, Intent, ParameterError, get_strategy
 from bots.strategies.sizing import SizingError, size_intent
-from marketdata import live
 from marketdata.exchange.errors import ExchangeError
-from marketdata.exchange.limits import CircuitBreaker
 from marketdata.klines.intervals import STEP_US
 from marketdata.symbol_rules import rules_for
-from marketdata.venues import market_data_venue
 from orders.models import Order
-from orders.services import OrderRefused, order_cancel, order_create, order_submit, trading_allowed
+from orders.services import OrderRefused, order_cancel, order_create, order_submit
+from risk import services as risk_services
 
 logger = logging.getLogger(__name__)
 ZERO = Decimal("0")
@@ -285,21 +283,19 @@ def _outcome(plan: Plan) -> str:
 
 
 def entry_blockers(bot: Bot) -> list[str]:
-    """Why new entries must wait (exits never do): a symbol not trading, stale market data,
-    an open circuit breaker, or a reconciliation with Binance that has not succeeded."""
-    reasons = []
-    rules = rules_for(bot.market, bot.symbol)
-    if rules is None or rules.status != "TRADING":
-        reasons.append(f"{bot.symbol} is not trading ({rules.status if rules else 'unknown'})")
-    if live.is_stale(bot.market, bot.symbol):
-        reasons.append(f"{bot.symbol}'s market data is stale")
+    """Why new entries must wait (exits never do): an entry block (a breach, an emergency
+    stop), a circuit breaker (Binance failing, stale market data, a symbol not trading, no
+    recent reconciliation) or a protection's lock. The order's own pre-trade check says the
+    same; asking first keeps the decision log short and skips sizing."""
     portfolio = bot.portfolio
-    venue = (market_data_venue() if portfolio.is_paper
-             else portfolio.exchange_account.venue())
-    if CircuitBreaker(venue.key).state() == "open":
-        reasons.append("Binance keeps failing (circuit breaker open)")
-    if not trading_allowed(portfolio):
-        reasons.append("the reconciliation with Binance has not succeeded yet")
+    reasons = [*risk_services.entry_blocks(portfolio=portfolio, symbol=bot.symbol),
+               *risk_services.circuit_breakers(portfolio=portfolio, market=bot.market,
+                                               symbol=bot.symbol, include_stream=True)]
+    if rules_for(bot.market, bot.symbol) is None:
+        reasons.append(f"{bot.symbol} is not a known {bot.market} symbol")
+    lock = risk_services.protection_lock(portfolio=portfolio, symbol=bot.symbol)
+    if lock is not None:
+        reasons.append(f"{lock.protection}: {lock.reason}")
     return reasons
 
 
@@ -323,6 +319,7 @@ def _plan_intent(bot, decision, intent: Intent, bar, position, blockers, plan: P
         entry["refused"] = str(refused)
         return
     entry["order"] = order.client_order_id
+    entry["risk"] = f"{order.risk_check}: {order.risk_note}"
     plan.orders.append(order)
 
 

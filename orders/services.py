@@ -56,6 +56,7 @@ from orders.models import (
     new_client_order_id,
 )
 from portfolios.models import Portfolio
+from risk import services as risk_services
 
 logger = logging.getLogger(__name__)
 S = OrderStatus
@@ -143,12 +144,57 @@ def order_create(*, portfolio: Portfolio, symbol: str, side: str, order_type: st
     except OrderRejected as rejected:
         detail = getattr(rejected, "detail", "") or str(rejected)
         raise OrderRefused(detail + _rounding_note(rules, quantity, order_type)) from rejected
-    return Order.objects.create(
-        portfolio=portfolio, source=source, market=market, symbol=symbol, side=side,
-        type=order_type, quantity=normalised.quantity, quote_quantity=normalised.quote_amount,
-        price=normalised.price, stop_price=normalised.stop_price,
-        time_in_force=normalised.time_in_force or "", reduce_only=normalised.reduce_only,
-        position_side=position_side, bot=bot, decision=decision, tag=tag, **trailing)
+    with transaction.atomic():  # the check and the order it admits, under the portfolio lock
+        risk_services.lock_portfolio(portfolio.pk)
+        normalised, check = _risk_checked(portfolio, rules, normalised, reference_price, bot)
+        return Order.objects.create(
+            portfolio=portfolio, source=source, market=market, symbol=symbol, side=side,
+            type=order_type, quantity=normalised.quantity,
+            quote_quantity=normalised.quote_amount, price=normalised.price,
+            stop_price=normalised.stop_price, time_in_force=normalised.time_in_force or "",
+            reduce_only=normalised.reduce_only, position_side=position_side, bot=bot,
+            decision=decision, tag=tag, risk_check=check.action, risk_note=check.note[:500],
+            **trailing)
+
+
+def _risk_checked(portfolio: Portfolio, rules, normalised, reference_price, bot):
+    """The order as the pre-trade check admits it (reduced when a limit caps it), with the
+    verdict; OrderRefused when the check rejects it."""
+    price = normalised.price or normalised.stop_price or reference_price
+    market, symbol = rules.market, rules.symbol
+    try:
+        check = risk_services.pretrade_check(
+            portfolio=portfolio, symbol=symbol, side=normalised.side, market=market, bot=bot,
+            notional=risk_services.order_notional(
+                quantity=normalised.quantity, quote_quantity=normalised.quote_amount,
+                price=price),
+            reduces_position=risk_services.reduces_position(
+                portfolio=portfolio, market=market, symbol=symbol, side=normalised.side,
+                quantity=normalised.quantity, reduce_only=normalised.reduce_only),
+            leverage=risk_services.leverage_of(portfolio=portfolio, market=market,
+                                               symbol=symbol))
+    except risk_services.RiskRefused as refused:
+        raise OrderRefused(f"risk: {refused}") from refused
+    if check.action != "reduce":
+        return normalised, check
+    return _reduced(rules, normalised, check, price), check
+
+
+def _reduced(rules, normalised, check, price):
+    """The same order at the notional the check allows, rounded down like any order."""
+    if normalised.quote_amount is not None:
+        amounts = {"quantity": None, "quote_amount": check.notional}
+    else:
+        amounts = {"quantity": check.notional / price, "quote_amount": None}
+    try:
+        return normalise_order(rules, side=normalised.side, order_type=normalised.order_type,
+                               price=normalised.price, stop_price=normalised.stop_price,
+                               reference_price=price, reduce_only=normalised.reduce_only,
+                               time_in_force=normalised.time_in_force, **amounts)
+    except OrderRejected as rejected:
+        detail = getattr(rejected, "detail", "") or str(rejected)
+        raise OrderRefused(f"risk: {check.note}; what is left is too small to trade: "
+                           f"{detail}") from rejected
 
 
 def _trailing_stop(rules, order_type: str, callback_rate: Decimal | None,
@@ -614,6 +660,7 @@ def futures_configure(*, portfolio: Portfolio, symbol: str, leverage: int | None
     if margin_type is not None and margin_type not in FuturesSetting.MarginType.values:
         raise OrderRefused("margin type must be CROSSED or ISOLATED")
     _check_market(portfolio, "futures")
+    _check_leverage_limit(portfolio, symbol, leverage)
     gateway = gateway_for(portfolio)
     if not portfolio.is_paper:
         try:
@@ -628,6 +675,13 @@ def futures_configure(*, portfolio: Portfolio, symbol: str, leverage: int | None
     setting.margin_type = margin_type or setting.margin_type
     setting.save()
     return setting
+
+
+def _check_leverage_limit(portfolio: Portfolio, symbol: str, leverage: int | None) -> None:
+    limit = risk_services.limits_for(portfolio=portfolio, symbol=symbol).max_leverage
+    if leverage is not None and limit is not None and leverage > limit:
+        raise OrderRefused(f"risk: max leverage for {symbol} is {format_decimal(limit)}x; "
+                           f"{leverage}x was asked for")
 
 
 # --- paper matching --------------------------------------------------------------------------

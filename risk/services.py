@@ -312,3 +312,39 @@ def risk_summary(*, portfolio: Portfolio) -> dict:
         "blocks": list(EntryBlock.objects.active().filter(portfolio=portfolio)),
         "breakers": circuit_breakers(portfolio=portfolio),
     }
+
+
+# --- an order's terms, as the check sees them -------------------------------------------------
+
+def order_notional(*, quantity: Decimal | None, quote_quantity: Decimal | None,
+                   price: Decimal | None) -> Decimal | None:
+    """The order's value in the quote asset (None: nothing to value it at)."""
+    if quote_quantity is not None:
+        return quote_quantity
+    if quantity is None or price is None:
+        return None
+    return quantity * price
+
+
+def reduces_position(*, portfolio: Portfolio, market: str, symbol: str, side: str,
+                     quantity: Decimal | None, reduce_only: bool) -> bool:
+    """Whether the order can only shrink a position: every spot sell (spot cannot go short:
+    it sells what is held), a reduce-only futures order, or a futures order against the
+    position no larger than it."""
+    if market == "spot":
+        return side.upper() == "SELL"
+    if reduce_only:
+        return True
+    held = (Position.objects.filter(portfolio=portfolio, market=market, symbol=symbol)
+            .values_list("quantity", flat=True).first()) or ZERO
+    sign = 1 if side.upper() == "BUY" else -1
+    return held * sign < 0 and quantity is not None and quantity <= abs(held)
+
+
+def leverage_of(*, portfolio: Portfolio, market: str, symbol: str) -> Decimal:
+    if market != "futures":
+        return Decimal(1)
+    from orders.models import FuturesSetting
+
+    setting = FuturesSetting.objects.filter(portfolio=portfolio, symbol=symbol).first()
+    return Decimal(setting.leverage if setting is not None else 1)
