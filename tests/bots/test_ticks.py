@@ -29,6 +29,18 @@ def closing(candle):
     return candle + timedelta(minutes=1, seconds=1)  # just after the candle closed
 
 
+def ticks_at_once(bots, candle) -> list:
+    """Each bot's tick on the candle, all at once from threads (each with its connection)."""
+    def tick(bot):
+        try:
+            return bot_tick(bot_id=bot.pk, candle_open_time=candle, now=closing(candle))
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(len(bots)) as pool:
+        return list(pool.map(tick, bots))
+
+
 def test_a_crossover_places_one_entry_and_logs_why(paper_portfolio, crossing_candle):
     bot = sma_bot(paper_portfolio)
 
@@ -74,15 +86,7 @@ def test_two_bots_cannot_together_exceed_the_portfolio_budget(paper_portfolio,
     first, second = sma_bot(paper_portfolio, "a", amount="700"), sma_bot(paper_portfolio, "b",
                                                                        amount="700")
 
-    def tick(bot):
-        try:
-            return bot_tick(bot_id=bot.pk, candle_open_time=crossing_candle,
-                            now=closing(crossing_candle))
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(2) as pool:
-        decisions = list(pool.map(tick, [first, second]))
+    decisions = ticks_at_once([first, second], crossing_candle)
 
     spent = sum(o.cumulative_quote for o in Order.objects.filter(bot__in=[first, second]))
     assert D("999") < spent <= D("1000")  # 700 and the 300 that was left
