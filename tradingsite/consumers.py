@@ -5,7 +5,7 @@ import re
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from marketdata.stream_sink import symbol_group
-from tradingsite.events import user_group
+from tradingsite.events import staff_group, user_group
 
 MAX_SYMBOLS = 50
 SYMBOL_PATTERN = re.compile(r"^[A-Z0-9]{2,30}$")
@@ -25,6 +25,8 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4401)
             return
         self.groups_joined = [user_group(user.pk)]
+        if user.is_staff:  # staff also see every trader's risk alerts
+            self.groups_joined.append(staff_group())
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()

@@ -24,6 +24,12 @@ def user_group(user_id: int) -> str:
     return f"user-{user_id}"
 
 
+def staff_group() -> str:
+    """Every staff member's pages: what the people running the platform must see (risk
+    alerts)."""
+    return "staff"
+
+
 def _message(event_type: str, data: dict[str, Any]) -> dict:
     return {"type": "event.forward", "event": {"type": event_type, "data": data}}
 
@@ -79,6 +85,12 @@ def publish_to_user_on_commit(*, user_id: int, event_type: str, data: dict[str, 
     is taken now, inside the transaction; a rolled-back change is never announced."""
     transaction.on_commit(lambda: publish_to_user(user_id=user_id, event_type=event_type,
                                                   data=data))
+
+
+def publish_to_group_on_commit(*, group: str, event_type: str, data: dict[str, Any]) -> None:
+    """`publish_to_user_on_commit` for any group, e.g. `staff_group()`."""
+    transaction.on_commit(lambda: _running_publisher().pending.put(
+        (group, _message(event_type, data))))
 
 
 def flush_published(timeout: float = 5.0) -> bool:

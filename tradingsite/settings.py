@@ -172,6 +172,8 @@ CELERY_BEAT_SCHEDULE["orders-reconcile"] = {
 USER_STRATEGIES_DIR = env("USER_STRATEGIES_DIR", default=str(BASE_DIR / "user_strategies"))
 CELERY_BEAT_SCHEDULE["equity-snapshots"] = {
     "task": "portfolios.tasks.equity_snapshots_task", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["risk-monitor"] = {
+    "task": "risk.tasks.risk_monitor_task", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["bots-tick-due"] = {
     "task": "bots.tasks.bots_tick_due_task", "schedule": 15.0}
 CELERY_BEAT_SCHEDULE["symbols-sync-futures"] = {
