@@ -56,6 +56,7 @@ from orders.models import (
     new_client_order_id,
 )
 from portfolios.models import Portfolio
+from risk import monitor as risk_monitor
 from risk import services as risk_services
 
 logger = logging.getLogger(__name__)
@@ -262,7 +263,7 @@ def order_submit(*, order: Order, gateway: OrderGateway | None = None) -> Order:
         answer = gateway.place(order)
     except (RateLimited, CircuitOpen, ClockSkew) as error:
         # Refused before it could reach the matching engine: nothing exists, send later.
-        return _set_status(order, S.CREATED, reason=f"{NOT_SENT_YET}{error}", force=True)
+        return _unclaim(order, reason=f"{NOT_SENT_YET}{error}")
     except DefiniteRejection as error:
         return _set_status(order, S.REJECTED, reason=str(error))
     except (UnknownOutcome, RetryableError) as error:
@@ -270,6 +271,18 @@ def order_submit(*, order: Order, gateway: OrderGateway | None = None) -> Order:
                        order.client_order_id, error)
         return _set_status(order, S.UNKNOWN, reason=f"outcome unknown: {error}")
     return order_apply(order=order, answer=answer, venue=gateway.venue)
+
+
+def _unclaim(order: Order, *, reason: str) -> Order:
+    """SUBMITTING back to CREATED, to be sent later: conditional, so a cancel that came
+    meanwhile (an emergency stop, the owner) is never overwritten and the order never sent."""
+    with transaction.atomic():
+        if Order.objects.filter(pk=order.pk, status=S.SUBMITTING).update(
+                status=S.CREATED, reason=reason[:300], updated_at=timezone.now()):
+            locked = _locked(order.pk)
+            events.order_changed(locked, owner_id=locked.portfolio.owner_id)
+    order.refresh_from_db()
+    return order
 
 
 def order_place(*, portfolio: Portfolio, gateway: OrderGateway | None = None,
@@ -426,6 +439,7 @@ def _book_fill(order: Order, trade: TradeFill, venue: str) -> bool:
         paper.settle_fill(order, trade, rules)
     _position_apply(order, trade, rules)
     events.fill_booked(fill, owner_id=order.portfolio.owner_id)
+    risk_monitor.evaluate_soon(order.portfolio_id)  # a fill can breach a loss limit
     return True
 
 
