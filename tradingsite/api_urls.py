@@ -13,6 +13,15 @@ from orders.api import (
     PositionViewSet,
 )
 from portfolios.api import ExchangeAccountViewSet
+from risk.api import (
+    EmergencyStopApi,
+    EmergencyStopViewSet,
+    EntriesResumeApi,
+    EntryBlockViewSet,
+    RiskAlertViewSet,
+    RiskLimitViewSet,
+    RiskSummaryApi,
+)
 
 router = DefaultRouter()
 router.register("exchange-accounts", ExchangeAccountViewSet, basename="exchange-account")
@@ -24,9 +33,16 @@ router.register("balances", BalanceViewSet, basename="balance")
 router.register("portfolios", PortfolioViewSet, basename="portfolio")
 router.register("bots", BotViewSet, basename="bot")
 router.register("strategies", StrategyViewSet, basename="strategy")
+router.register("risk/limits", RiskLimitViewSet, basename="risk-limit")
+router.register("risk/alerts", RiskAlertViewSet, basename="risk-alert")
+router.register("risk/blocks", EntryBlockViewSet, basename="risk-block")
+router.register("risk/emergency-stops", EmergencyStopViewSet, basename="risk-emergency-stop")
 
 urlpatterns = [
     path("candles/", CandleListApi.as_view(), name="candle-list"),
     path("tickers/", TickerListApi.as_view(), name="ticker-list"),
+    path("risk/emergency-stop/", EmergencyStopApi.as_view(), name="risk-emergency-stop-run"),
+    path("risk/entries-resume/", EntriesResumeApi.as_view(), name="risk-entries-resume"),
+    path("risk/summary/", RiskSummaryApi.as_view(), name="risk-summary"),
     *router.urls,
 ]
