@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 
 from portfolios.models import EquitySnapshot, ExchangeAccount, Portfolio, SymbolAllocation
 from portfolios.services import ExchangeAccountRefused, exchange_account_prepare
@@ -63,6 +64,24 @@ class PortfolioAdmin(admin.ModelAdmin):
     list_filter = ["mode", "active", "risk_level"]
     search_fields = ["name", "owner__username"]
     inlines = [SymbolAllocationInline]
+    actions = ["emergency_stop"]
+
+    @admin.action(description="Emergency stop the selected portfolios…")
+    def emergency_stop(self, request, queryset):
+        """Asks first (a page listing what will stop, with the close-positions choice), then
+        runs the stop and shows its outcome; the audit is under Risk › Emergency stops."""
+        if request.POST.get("confirmed") != "yes":
+            return TemplateResponse(request, "admin/risk/emergency_stop_confirm.html", {
+                **self.admin_site.each_context(request), "portfolios": queryset,
+                "title": "Emergency stop", "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME})
+        from risk.emergency import emergency_stop
+
+        stop = emergency_stop(portfolios=list(queryset), requested_by=request.user,
+                              via="admin", close_positions=request.POST.get("close") == "on")
+        level = messages.SUCCESS if stop.status == stop.Status.DONE else messages.WARNING
+        self.message_user(request, f"Emergency stop #{stop.pk}: {stop.summary}", level)
+        return None
 
 
 @admin.register(EquitySnapshot)

@@ -20,6 +20,7 @@ from orders.services import paper_deposit
 from portfolios.forms import AllocationFormSet, PortfolioForm
 from portfolios.models import Portfolio
 from portfolios.services import portfolio_analytics, portfolio_valuation
+from risk.views import panel_context
 
 EQUITY_POINTS = 2000
 NOT_ENOUGH = "not enough data yet"
@@ -201,4 +202,6 @@ def dashboard(request):
                **bots_table_context(request.user)}
     if selected is not None:
         context.update(_summary(selected))
+        context.update({k: v for k, v in panel_context(request.user, selected).items()
+                        if k != "portfolio"})
     return render(request, "dashboard/page.html", context)

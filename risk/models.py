@@ -139,8 +139,9 @@ class RiskLimitChange(models.Model):
         CHANGED = "changed", "changed"
         DELETED = "deleted", "deleted"
 
-    limit = models.ForeignKey(RiskLimit, on_delete=models.SET_NULL, null=True, blank=True,
-                              related_name="changes")
+    # No database constraint: a deleted limit's changes keep pointing at its id.
+    limit = models.ForeignKey(RiskLimit, on_delete=models.DO_NOTHING, db_constraint=False,
+                              null=True, blank=True, related_name="changes")
     scope = models.CharField(max_length=200, help_text="the limit's scope at the time")
     action = models.CharField(max_length=10, choices=Action.choices)
     changes = models.JSONField(default=dict, help_text='{"field": [old, new]}')
@@ -229,7 +230,8 @@ class RiskAlert(models.Model):
         return f"{self.severity}: {self.rule} on {self.portfolio or 'account'}"
 
     def as_event(self) -> dict:
-        return {"id": self.pk, "portfolio": self.portfolio_id, "severity": self.severity,
+        return {"id": self.pk, "portfolio": self.portfolio_id,
+                "portfolio_id": self.portfolio_id, "severity": self.severity,
                 "rule": self.rule, "message": self.message, "values": self.values,
                 "action_taken": self.action_taken, "created_at": self.created_at.isoformat(),
                 "acknowledged": self.acknowledged_at is not None,

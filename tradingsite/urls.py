@@ -16,5 +16,6 @@ urlpatterns = [
     path("dashboard/", dashboard, name="dashboard"),
     path("portfolios/", include("portfolios.urls")),
     path("bots/", include("bots.urls")),
+    path("risk/", include("risk.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -5,21 +5,13 @@ reload, on the bot page and on the dashboard open beside it."""
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 
 from bots.models import Bot
 from bots.services import bot_create, bot_pause, bot_resume, bot_tick
 from tests.bots.conftest import market_is_live
-from tests.support.browser import off_the_test_thread, screenshot
+from tests.support.browser import log_in, off_the_test_thread, screenshot
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def log_in(page, server, user):
-    login = Client()
-    login.force_login(user)
-    page.context.add_cookies([{"name": "sessionid", "value": login.cookies["sessionid"].value,
-                               "url": server.url}])
 
 
 def test_a_trader_starts_a_bot_and_watches_it_decide_and_trade_live(

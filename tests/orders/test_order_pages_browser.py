@@ -7,12 +7,11 @@ from decimal import Decimal
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.test import Client
 
 from marketdata.stream_sink import symbol_group
 from orders.models import Order, OrderStatus
 from orders.services import orders_reconcile
-from tests.support.browser import off_the_test_thread, screenshot
+from tests.support.browser import log_in, off_the_test_thread, screenshot
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -21,13 +20,6 @@ def push_price(symbol: str, price: str) -> None:
     message = {"type": "event.forward",
                "event": {"type": "price.update", "data": {"symbol": symbol, "price": price}}}
     async_to_sync(get_channel_layer().group_send)(symbol_group(symbol), message)
-
-
-def log_in(page, server, user):
-    login = Client()
-    login.force_login(user)
-    page.context.add_cookies([{"name": "sessionid", "value": login.cookies["sessionid"].value,
-                               "url": server.url}])
 
 
 def place_limit_buy(page, quantity: str, price: Decimal):

@@ -210,7 +210,7 @@ def test_the_dashboard_shows_the_portfolio_its_curve_bots_orders_and_alerts(owne
     assert 'name="view" value="row"' in page
     for name in ("positions", "open", "fills"):
         assert f'hx-get="/orders/partials/{name}/" hx-trigger="load"' in page
-    assert '<div id="alerts-list"><p class="muted">No alerts</p></div>' in page
+    assert '<li class="muted">No alerts</li>' in page
     assert 'href="/dashboard/"' in page  # the nav link
     assert f'data-url="/portfolios/{other.pk}/equity/"' in second
     assert '<span class="big num" data-field="value">0.00' in second

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.test import Client
 
 from tests.support.servers import REPO
 
@@ -17,6 +18,14 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
+
+
+def log_in(page, server, user):
+    """The page's browser context carries a session of ``user``'s (no login form to drive)."""
+    login = Client()
+    login.force_login(user)
+    page.context.add_cookies([{"name": "sessionid", "value": login.cookies["sessionid"].value,
+                               "url": server.url}])
 
 
 def screenshot(page, name: str) -> Path:
