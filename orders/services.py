@@ -127,10 +127,9 @@ def order_create(*, portfolio: Portfolio, symbol: str, side: str, order_type: st
                  callback_rate: Decimal | None = None,
                  activation_price: Decimal | None = None, bot=None, decision=None,
                  tag: str = "") -> Order:
-    """Check the order against the symbol's filters, then save it (nothing is sent yet)."""
-    if not trading_allowed(portfolio):
-        raise OrderRefused("trading on this portfolio waits for its reconciliation with Binance "
-                           "to succeed (it runs every 30 s); try again shortly")
+    """Check the order against the symbol's filters and the pre-trade risk check, then save it
+    (nothing is sent yet). Entries wait for a recent reconciliation with Binance (a circuit
+    breaker of the risk check); exits do not, so positions can be closed while Binance fails."""
     _check_market(portfolio, market)
     rules = _rules(symbol, market)
     trailing = _trailing_stop(rules, order_type, callback_rate, activation_price)

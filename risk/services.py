@@ -168,7 +168,8 @@ def circuit_breakers(*, portfolio: Portfolio, market: str = "", symbol: str = ""
     if CircuitBreaker(venue.key).state() == "open":
         reasons.append("Binance keeps failing (circuit breaker open)")
     if not trading_allowed(portfolio):
-        reasons.append("the reconciliation with Binance has not succeeded recently")
+        reasons.append("trading on this portfolio waits for its reconciliation with Binance "
+                       "to succeed (it runs every 30 s)")
     if symbol:
         symbol_rules = rules_for(market or "spot", symbol)
         if symbol_rules is not None and symbol_rules.status != "TRADING":

@@ -18,6 +18,7 @@ from orders.services import (
     OrderRefused,
     order_cancel,
     order_create,
+    order_place,
     order_resolve,
     order_submit,
     orders_reconcile,
@@ -225,3 +226,15 @@ def test_trading_waits_for_a_successful_reconciliation(portfolio, local_binance)
 
     orders_reconcile(portfolio=portfolio)
     assert market_buy(portfolio).status == S.FILLED
+
+
+def test_exits_do_not_wait_for_the_reconciliation(portfolio, local_binance):
+    """A close must get out while Binance is failing: a duplicate sell would be refused for
+    want of balance, never doubled."""
+    assert market_buy(portfolio).status == S.FILLED
+    cache.delete(f"orders:reconciled:{portfolio.pk}")
+
+    sold = order_place(portfolio=portfolio, symbol="BTCUSDT", side="SELL",
+                       order_type="MARKET", quantity=Decimal("0.009"))
+
+    assert (sold.status, sold.risk_check) == (S.FILLED, "exit")
