@@ -105,3 +105,13 @@ def test_the_emergency_stop_asks_first_then_stops_and_shows_each_step(owner, tra
 
     owner.post(f"/risk/portfolios/{book.pk}/resume-entries/")
     assert not EntryBlock.objects.active().exists()
+
+
+def test_a_limit_staff_set_on_a_traders_portfolio_is_shown_but_not_editable(owner, book):
+    limit = RiskLimit.objects.create(portfolio=book, max_daily_loss=D("300"))
+
+    page = owner.get("/risk/").content.decode()
+
+    assert "portfolio risk (set by staff)" in page
+    assert f"/risk/limits/{limit.pk}/" not in page
+    assert owner.get(f"/risk/limits/{limit.pk}/").status_code == 404
