@@ -19,13 +19,13 @@ from portfolios.models import Portfolio
 from risk.limits import risk_limit_delete, risk_limit_save
 from risk.models import EmergencyStop, EntryBlock, RiskAlert, RiskLimit
 from risk.serializers import (
+    CallersOwn,
     EmergencyStopSerializer,
     EntryBlockSerializer,
     RiskAlertSerializer,
     RiskLimitChangeSerializer,
     RiskLimitSerializer,
     RiskSummarySerializer,
-    limit_to_caller,
     own_portfolio_field,
 )
 from risk.services import risk_summary
@@ -190,13 +190,9 @@ class EmergencyStopApi(APIView):
     200 with the steps when nothing is left open; 202 when some orders are still open (listed
     under still_open; they are retried every minute). Lift the block with entries-resume/."""
 
-    class Input(serializers.Serializer):
+    class Input(CallersOwn, serializers.Serializer):
         portfolio = own_portfolio_field(allow_null=True)
         close_positions = serializers.BooleanField(default=False)
-
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            limit_to_caller(self)
 
     def post(self, request):
         from risk.emergency import emergency_stop  # it brings in the order gateways
@@ -222,12 +218,8 @@ class EntriesResumeApi(APIView):
     bots stay paused (resume each one). Answers how many blocks were cleared and the blocks
     that still hold entries back (a breach's: clear them under blocks/)."""
 
-    class Input(serializers.Serializer):
+    class Input(CallersOwn, serializers.Serializer):
         portfolio = own_portfolio_field()
-
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            limit_to_caller(self)
 
     def post(self, request):
         from risk.emergency import entries_resume  # it brings in the order gateways

@@ -40,7 +40,15 @@ def limit_to_caller(serializer: serializers.Serializer) -> None:
         serializer.fields["bot"].queryset = Bot.objects.owned_by(request.user)
 
 
-class RiskLimitSerializer(MoneyModelSerializer):
+class CallersOwn:
+    """Mixin for a serializer whose portfolio and bot fields choose among the caller's own."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        limit_to_caller(self)
+
+
+class RiskLimitSerializer(CallersOwn, MoneyModelSerializer):
     """A limit: its scope (portfolio, bot, symbol; "global" ones belong to nobody and are
     read-only here) and the limits it sets, decimals as strings, empty meaning no limit."""
 
@@ -58,10 +66,6 @@ class RiskLimitSerializer(MoneyModelSerializer):
                   "on_breach", "note", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
         extra_kwargs = {name: {"min_value": Decimal(0)} for name in DECIMAL_LIMITS}
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        limit_to_caller(self)
 
     def get_scope(self, limit: RiskLimit) -> str:
         return "global" if limit.owner_id is None else "own"
