@@ -2,16 +2,16 @@
 already commit, against the total budget, the per-symbol cap and the symbol's allocation.
 
 Callers check and place inside one transaction that holds the portfolio's row
-(`lock_portfolio`), so two bots ticking at once cannot both spend the same headroom.
+(`risk.services.lock_portfolio`), so two bots ticking at once cannot both spend the same
+headroom.
 """
 
 from dataclasses import dataclass
 from decimal import Decimal
 
-from marketdata import live
 from orders.models import Order, Position
 from portfolios.models import Portfolio, SymbolAllocation
-from risk.services import lock_portfolio  # noqa: F401  (callers lock through budget)
+from risk.services import open_notional
 
 ZERO = Decimal("0")
 
@@ -22,15 +22,6 @@ class Headroom:
     limit: str  # which limit binds, in words
 
 
-def _open_buy_notional(order: Order) -> Decimal:
-    if order.reserved:  # paper: exactly what the order may still spend
-        return order.reserved
-    if order.quote_quantity is not None:
-        return order.quote_quantity - order.cumulative_quote
-    price = order.price or live.last_price(order.market, order.symbol) or ZERO
-    return max((order.quantity or ZERO) - order.executed_qty, ZERO) * price
-
-
 def committed(portfolio: Portfolio, symbol: str | None = None) -> Decimal:
     """Quote committed by open BUY orders and by the cost of long positions (of one symbol,
     or of all)."""
@@ -39,7 +30,7 @@ def committed(portfolio: Portfolio, symbol: str | None = None) -> Decimal:
     if symbol is not None:
         orders, positions = orders.filter(symbol=symbol), positions.filter(symbol=symbol)
     held = sum((p.cost for p in positions), ZERO)
-    return held + sum((_open_buy_notional(o) for o in orders), ZERO)
+    return held + sum((open_notional(o) for o in orders), ZERO)
 
 
 def headroom(portfolio: Portfolio, symbol: str) -> Headroom:

@@ -331,7 +331,7 @@ def _buy_fields(bot: Bot, intent: Intent, bar) -> dict:
     amount = intent.quote_amount or (intent.quantity * price if intent.quantity else None)
     if amount is None:
         amount = _sized(bot, intent, close)
-    portfolio = budget.lock_portfolio(bot.portfolio_id)
+    portfolio = risk_services.lock_portfolio(bot.portfolio_id)
     room = budget.headroom(portfolio, bot.symbol)
     if room.amount <= 0:
         raise OrderRefused(f"no budget left: {room.limit} is fully committed")

@@ -117,28 +117,27 @@ def exposure_by_symbol(portfolio: Portfolio) -> dict[str, Decimal]:
     open orders that would add to them (reduce-only orders and spot sells would not)."""
     exposure: dict[str, Decimal] = {}
     for position in Position.objects.filter(portfolio=portfolio).exclude(quantity=0):
-        price = _price(position.market, position.symbol) or (
+        price = live.last_price(position.market, position.symbol) or (
             abs(position.cost / position.quantity) if position.quantity else ZERO)
         exposure[position.symbol] = exposure.get(position.symbol, ZERO) + position.quantity * price
     entries = Order.objects.filter(portfolio=portfolio, reduce_only=False).open().exclude(
         market="spot", side=Order.Side.SELL)
     for order in entries:
         sign = 1 if order.side == Order.Side.BUY else -1
-        exposure[order.symbol] = exposure.get(order.symbol, ZERO) + sign * _open_notional(order)
+        exposure[order.symbol] = exposure.get(order.symbol, ZERO) + sign * open_notional(order)
     return exposure
 
 
-def _open_notional(order: Order) -> Decimal:
+def open_notional(order: Order) -> Decimal:
+    """What an open order may still commit, in the quote asset: paper's exact reservation,
+    else what is left of its amount at its price (its stop price, else the last price)."""
     if order.reserved:  # paper: exactly what the order may still spend
         return order.reserved
     if order.quote_quantity is not None:
         return max(order.quote_quantity - order.cumulative_quote, ZERO)
-    price = order.price or order.stop_price or _price(order.market, order.symbol) or ZERO
+    price = (order.price or order.stop_price or live.last_price(order.market, order.symbol)
+             or ZERO)
     return max((order.quantity or ZERO) - order.executed_qty, ZERO) * price
-
-
-def _price(market: str, symbol: str) -> Decimal | None:
-    return live.last_price(market, symbol)
 
 
 def _hourly_returns(portfolio: Portfolio, symbols: list[str]) -> dict[str, list[float]]:
