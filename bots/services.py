@@ -287,15 +287,10 @@ def entry_blockers(bot: Bot) -> list[str]:
     stop), a circuit breaker (Binance failing, stale market data, a symbol not trading, no
     recent reconciliation) or a protection's lock. The order's own pre-trade check says the
     same; asking first keeps the decision log short and skips sizing."""
-    portfolio = bot.portfolio
-    reasons = [*risk_services.entry_blocks(portfolio=portfolio, symbol=bot.symbol),
-               *risk_services.circuit_breakers(portfolio=portfolio, market=bot.market,
-                                               symbol=bot.symbol, include_stream=True)]
+    reasons = risk_services.entry_stops(portfolio=bot.portfolio, market=bot.market,
+                                        symbol=bot.symbol, include_stream=True)
     if rules_for(bot.market, bot.symbol) is None:
         reasons.append(f"{bot.symbol} is not a known {bot.market} symbol")
-    lock = risk_services.protection_lock(portfolio=portfolio, symbol=bot.symbol)
-    if lock is not None:
-        reasons.append(f"{lock.protection}: {lock.reason}")
     return reasons
 
 

@@ -201,6 +201,20 @@ def protection_lock(*, portfolio: Portfolio, symbol: str,
     return protections.is_locked(locks, symbol, now)
 
 
+def entry_stops(*, portfolio: Portfolio, market: str, symbol: str, include_stream: bool,
+                now: datetime | None = None) -> list[str]:
+    """Why an entry must wait whatever its size, in words: entry blocks, circuit breakers
+    (the stream's staleness only for bots, which decide on streamed prices) and the
+    protection lock covering the symbol."""
+    stops = [*entry_blocks(portfolio=portfolio, symbol=symbol),
+             *circuit_breakers(portfolio=portfolio, market=market, symbol=symbol,
+                               include_stream=include_stream)]
+    lock = protection_lock(portfolio=portfolio, symbol=symbol, now=now)
+    if lock is not None:
+        stops.append(f"{lock.protection}: {lock.reason}")
+    return stops
+
+
 PROTECTION_CLASSES = {
     ProtectionKind.STOPLOSS_GUARD: protections.StoplossGuard,
     ProtectionKind.COOLDOWN: protections.CooldownPeriod,
@@ -280,13 +294,8 @@ def pretrade_check(*, portfolio: Portfolio, symbol: str, side: str, notional: De
     side = side.lower()
     if reduces_position:
         return Check("exit", notional, f"{side} reduces a position: no entry limit applies")
-    hard = (entry_blocks(portfolio=portfolio, symbol=symbol)
-            + [f"circuit breaker: {r}" for r in circuit_breakers(
-                portfolio=portfolio, market=market, symbol=symbol,
-                include_stream=bot is not None)])
-    lock = protection_lock(portfolio=portfolio, symbol=symbol, now=now)
-    if lock is not None:
-        hard.append(f"{lock.protection}: {lock.reason}")
+    hard = entry_stops(portfolio=portfolio, market=market, symbol=symbol,
+                       include_stream=bot is not None, now=now)
     if hard:
         raise RiskRefused("; ".join(hard))
     limits = limits_for(portfolio=portfolio, symbol=symbol, bot=bot)
