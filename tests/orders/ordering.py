@@ -2,7 +2,21 @@
 
 from decimal import Decimal
 
-from orders.services import order_place
+from orders.services import order_place, orders_reconcile
+from portfolios.models import ExchangeAccount, Portfolio
+
+
+def exchange_portfolio(owner, local_binance, *, market="spot", name="main"):
+    """A testnet portfolio trading through the local Binance, reconciled once (trading opens
+    only after a reconciliation succeeded)."""
+    account = ExchangeAccount(owner=owner, name=f"local {name}", mode="local", market=market,
+                              base_url=local_binance.rest_url)
+    account.set_credentials(api_key=local_binance.api_key, api_secret=local_binance.api_secret)
+    account.save()
+    portfolio = Portfolio.objects.create(owner=owner, name=name, mode="testnet",
+                                         exchange_account=account)
+    orders_reconcile(portfolio=portfolio)
+    return portfolio
 
 
 def market_buy(portfolio, qty="0.01"):

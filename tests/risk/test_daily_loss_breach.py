@@ -20,7 +20,6 @@ from orders.services import OrderRefused, order_create, order_submit
 from portfolios.services import equity_snapshots_take, portfolio_valuation
 from risk.models import BreachAction, EntryBlock, RiskAlert, RiskLimit
 from risk.tasks import risk_monitor_task
-from tests.orders.conftest import portfolio  # noqa: F401  (fixture: testnet, local Binance)
 from tests.test_websocket import session_cookie
 from tradingsite.asgi import application
 
@@ -61,7 +60,7 @@ def posted_orders(local_binance):
 
 
 def test_a_daily_loss_breach_alerts_live_pauses_bots_blocks_entries_and_lets_exits_out(
-        portfolio, local_binance, market_stream, trader, staff):  # noqa: F811
+        portfolio, local_binance, market_stream, trader, staff):
     midnight = timezone.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     equity_snapshots_take(at=midnight - timedelta(minutes=1))  # yesterday's last look
     day_start = portfolio.snapshots.get().equity

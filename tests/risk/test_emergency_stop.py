@@ -24,10 +24,9 @@ from orders.services import (
     order_create,
     order_place,
     order_submit,
-    orders_reconcile,
     paper_deposit,
 )
-from portfolios.models import ExchangeAccount, Portfolio
+from portfolios.models import Portfolio
 from risk.emergency import CLOSE_TAG, emergency_stop, emergency_stops_continue, entries_resume
 from risk.models import EmergencyStop, EmergencyStopStep, EntryBlock
 
@@ -40,30 +39,6 @@ OVERLOADED = {"status": 503, "code": -1008,
 
 
 # --- portfolios --------------------------------------------------------------------------------
-
-def exchange_portfolio(owner, local_binance, *, market="spot", name="main"):
-    account = ExchangeAccount(owner=owner, name=f"local {name}", mode="local", market=market,
-                              base_url=local_binance.rest_url)
-    account.set_credentials(api_key=local_binance.api_key, api_secret=local_binance.api_secret)
-    account.save()
-    portfolio = Portfolio.objects.create(owner=owner, name=name, mode="testnet",
-                                         exchange_account=account)
-    orders_reconcile(portfolio=portfolio)  # trading opens once a reconciliation succeeded
-    return portfolio
-
-
-@pytest.fixture
-def portfolio(trader, local_venue, local_binance):
-    symbols_sync(market="spot", venue=local_venue)
-    return exchange_portfolio(trader, local_binance)
-
-
-@pytest.fixture
-def futures_portfolio(trader, local_venue, local_binance):
-    symbols_sync(market="futures", venue=local_venue)
-    symbols_sync(market="spot", venue=local_venue)
-    return exchange_portfolio(trader, local_binance, market="futures", name="futures")
-
 
 @pytest.fixture
 def paper_portfolio(trader, local_venue):
