@@ -43,7 +43,9 @@ __all__ = [
     "max_drawdown",
     "returns",
     "sharpe",
+    "sharpe_ratio",
     "sortino",
+    "sortino_ratio",
     "summary",
     "trade_stats",
 ]
@@ -198,6 +200,42 @@ def infer_periods_per_year(points: Iterable[EquityPoint]) -> float | None:
     return SECONDS_PER_YEAR / spacing
 
 
+def sharpe_ratio(period_returns: np.ndarray, periods_per_year: float) -> float | None:
+    """`mean(x) / std(x) * sqrt(periods_per_year)` of per-period returns `x`, as a float.
+
+    The array-level Sharpe that `sharpe` and the backtester share: `x` is already less any
+    risk-free rate; `std` is the sample standard deviation (ddof=1). None with fewer than 2
+    returns (the sample deviation needs two) or when they do not vary (the ratio would be
+    infinite, or 0/0 on a flat curve): not 0, which would claim a measured absence of edge.
+    """
+    if len(period_returns) < 2:
+        return None
+    deviation = float(np.std(period_returns, ddof=1))
+    if deviation < NO_DEVIATION:
+        return None
+    return _finite(float(np.mean(period_returns)) / deviation * math.sqrt(periods_per_year))
+
+
+def sortino_ratio(period_returns: np.ndarray, periods_per_year: float) -> float | None:
+    """`mean(x) / sqrt(mean(min(x, 0) ** 2)) * sqrt(periods_per_year)`, as a float.
+
+    The array-level Sortino that `sortino` and the backtester share. The downside deviation
+    has target 0 and is taken over all periods, the gains counting as 0. None with fewer
+    than 2 returns (as `sharpe_ratio`, so that both appear together) or with no downside.
+    """
+    if len(period_returns) < 2:
+        return None
+    downside = math.sqrt(float(np.mean(np.minimum(period_returns, 0.0) ** 2)))
+    if downside < NO_DEVIATION:
+        return None
+    return _finite(float(np.mean(period_returns)) / downside * math.sqrt(periods_per_year))
+
+
+def _finite(value: float) -> float | None:
+    # A NaN in the curve would otherwise surface as a NaN "ratio".
+    return value if math.isfinite(value) else None
+
+
 def _excess_returns(
     points: Iterable[EquityPoint], periods_per_year: float | None, risk_free_rate: Decimal | float
 ) -> tuple[np.ndarray, float] | None:
@@ -224,18 +262,11 @@ def sharpe(
     (1 / periods_per_year) - 1` (`risk_free_rate` is annual, 0.05 = 5%); `std` is the sample
     standard deviation (ddof=1). `periods_per_year` defaults to `infer_periods_per_year`.
 
-    None with fewer than 2 returns (the sample deviation needs two) or when the returns do not
-    vary (the ratio would be infinite, or 0/0 on a flat curve): not 0, which would claim a
-    measured absence of edge.
+    None with fewer than 2 returns or when they do not vary, as `sharpe_ratio` explains.
     """
     excess = _excess_returns(points, periods_per_year, risk_free_rate)
-    if excess is None:
-        return None
-    values, per_year = excess
-    deviation = float(np.std(values, ddof=1))
-    if deviation < NO_DEVIATION:
-        return None
-    return _ratio(float(np.mean(values)) / deviation * math.sqrt(per_year))
+    ratio = None if excess is None else sharpe_ratio(*excess)
+    return None if ratio is None else _ratio(ratio)
 
 
 def sortino(
@@ -254,13 +285,8 @@ def sortino(
     period below the target (no downside: the ratio would be infinite).
     """
     excess = _excess_returns(points, periods_per_year, risk_free_rate)
-    if excess is None:
-        return None
-    values, per_year = excess
-    downside = math.sqrt(float(np.mean(np.minimum(values, 0.0) ** 2)))
-    if downside < NO_DEVIATION:
-        return None
-    return _ratio(float(np.mean(values)) / downside * math.sqrt(per_year))
+    ratio = None if excess is None else sortino_ratio(*excess)
+    return None if ratio is None else _ratio(ratio)
 
 
 def _underwater(curve: Sequence[EquityPoint]) -> list[tuple[EquityPoint, EquityPoint]]:

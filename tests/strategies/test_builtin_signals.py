@@ -51,6 +51,14 @@ def test_rsi_reversion():
     assert rows == ([4], [5, 6, 7])
 
 
+def test_rsi_reversion_below_enters_on_every_oversold_close():
+    # Same RSI(2): rows 2 and 3 are at 0, below 30; row 4 (50) is not.
+    closes = [10, 9, 8, 7, 8, 9, 10, 11]
+    rows = signal_rows("rsi_reversion", candles_from(closes), period=2, oversold=30,
+                       overbought=70, entry_rule="below")
+    assert rows == ([2, 3], [5, 6, 7])
+
+
 def test_bollinger_reversion():
     # 3-bar bands, 1 std: row 3 window (10, 10, 7): middle 9, std sqrt(2), lower 7.586;
     # close 7 is below. Exits wherever the close is at or above the middle (rows 2, 4-6).

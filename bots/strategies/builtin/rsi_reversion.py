@@ -20,8 +20,9 @@ class RsiReversion(Strategy):
     name = "rsi_reversion"
     title = "RSI mean reversion"
     description = (
-        "Buys when the RSI crosses up through the oversold level (the bounce, not the fall) "
-        "and sells when it rises above the overbought level."
+        "Buys when the RSI crosses up through the oversold level (the bounce, not the fall; "
+        "or, with entry_rule 'below', on any close with the RSI below it) and sells when it "
+        "rises above the overbought level."
     )
     parameters = (
         Parameter("period", "int", 14, minimum=2, maximum=50, step=2,
@@ -30,6 +31,9 @@ class RsiReversion(Strategy):
                   help="Buy when the RSI crosses up through this level."),
         Parameter("overbought", "float", 70.0, minimum=50, maximum=99, step=5,
                   help="Sell when the RSI is above this level."),
+        Parameter("entry_rule", "choice", "cross", choices=("cross", "below"),
+                  help="cross: buy when the RSI crosses up through oversold; below: buy "
+                       "while it is below oversold (the textbook rule, which buys the fall)."),
     )
 
     @classmethod
@@ -50,13 +54,19 @@ class RsiReversion(Strategy):
         return with_signals(
             candles,
             {"rsi": rsi},
-            enter_long=crossed_above(rsi, self.params["oversold"]),
+            enter_long=self._entries(rsi),
             exit_long=rsi > self.params["overbought"],
         )
 
+    def _entries(self, rsi: pd.Series) -> pd.Series:
+        if self.params["entry_rule"] == "below":
+            return rsi < self.params["oversold"]
+        return crossed_above(rsi, self.params["oversold"])
+
     def entry_reason(self, bar: Mapping[str, Any]) -> str:
         period, level = self.params["period"], number(self.params["oversold"])
-        return f"RSI({period}) {number(bar['rsi'])} crossed up through the oversold level {level}"
+        how = "is below" if self.params["entry_rule"] == "below" else "crossed up through"
+        return f"RSI({period}) {number(bar['rsi'])} {how} the oversold level {level}"
 
     def exit_reason(self, bar: Mapping[str, Any]) -> str:
         period, level = self.params["period"], number(self.params["overbought"])
