@@ -238,7 +238,7 @@ def _trade_figures(pnl: np.ndarray, return_pct: np.ndarray, hours: np.ndarray) -
     # in the win rate's total: it was a trade that did not win.
     wins, losses = pnl[pnl > 0], pnl[pnl < 0]
     return {
-        "trades": len(pnl),
+        "trade_count": len(pnl),
         "win_rate_pct": len(wins) / len(pnl) * 100 if len(pnl) else None,
         # With no losses the factor is infinite, not a number to print.
         "profit_factor": float(wins.sum() / -losses.sum()) if len(losses) else None,

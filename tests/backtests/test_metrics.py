@@ -155,7 +155,7 @@ def test_win_and_loss_streaks_and_the_averages():
     # -3 (-10).
     pnls = [5, 3, -2, -1, -4, 0, 7, 2, 1, 6, -3]
     result = figures(curve(100, 114), [trade(p, bar=i) for i, p in enumerate(pnls)])
-    assert result["trades"] == 11
+    assert result["trade_count"] == 11
     assert result["max_consecutive_wins"] == 4
     assert result["max_consecutive_losses"] == 3
     assert result["win_rate_pct"] == pytest.approx(6 / 11 * 100)
@@ -177,7 +177,7 @@ def test_profit_factor_with_no_losses_is_none():
 
 def test_no_trades_means_no_trade_figures():
     result = figures(curve(100, 100))
-    assert result["trades"] == 0
+    assert result["trade_count"] == 0
     for name in ("win_rate_pct", "profit_factor", "expectancy", "expectancy_pct", "avg_win",
                  "avg_loss", "best_trade_pct", "worst_trade_pct", "avg_trade_duration_hours",
                  "max_trade_duration_hours", "sqn"):
@@ -190,7 +190,7 @@ def test_a_trade_open_at_the_end_counts_in_equity_but_not_in_trade_statistics():
     still_open = trade(-50, return_pct=-45, hours=30, reason="open_at_end", bar=1)
     # The open trade is marked to market in the curve: 100 + 10 - 50.
     result = figures(curve(100, 110, 60), [closed, still_open])
-    assert result["trades"] == 1
+    assert result["trade_count"] == 1
     assert result["expectancy"] == 10.0
     assert result["worst_trade_pct"] == 10.0
     assert result["max_trade_duration_hours"] == 2.0
