@@ -9,6 +9,7 @@ import pandas as pd
 
 from bots.models import Bot
 from bots.strategies import OpenOrderView, PositionView
+from marketdata.exchange.filters import unsellable
 from marketdata.models import Kline
 from marketdata.symbol_rules import rules_for
 from orders.accounting import PositionState, apply_fill
@@ -50,7 +51,9 @@ def inputs(bar: dict) -> dict:
 
 def bot_position(bot: Bot, frame: pd.DataFrame | None = None) -> PositionView:
     """The bot's own long position, from its own fills (two bots on one symbol each see only
-    theirs), average cost as in the books."""
+    theirs), average cost as in the books. What is left after a sell but cannot be sold (a
+    spot buy's fee taken from the base asset leaves less than a step) is dust: the bot is
+    flat, as the backtester sees it, or it would never enter again."""
     rules = rules_for(bot.market, bot.symbol)
     state, opened_at = PositionState(), None
     fills = Fill.objects.filter(order__bot=bot).order_by("executed_at", "trade_id")
@@ -59,11 +62,17 @@ def bot_position(bot: Bot, frame: pd.DataFrame | None = None) -> PositionView:
             opened_at = fill.executed_at
         state = apply_fill(state, fill.amounts(), base_asset=rules.base_asset,
                            quote_asset=rules.quote_asset)
-    if state.quantity <= 0:
+    if state.quantity <= 0 or _is_dust(rules, state, frame):
         return PositionView()
     average = state.cost / state.quantity
     return PositionView(quantity=state.quantity, average_price=average, opened_at=opened_at,
                         highest_price_since_entry=_highest_since(frame, opened_at, average))
+
+
+def _is_dust(rules, state: PositionState, frame: pd.DataFrame | None) -> bool:
+    price = (Decimal(str(frame["close"].iloc[-1])) if frame is not None and not frame.empty
+             else state.cost / state.quantity)
+    return bool(unsellable(rules, state.quantity, price=price))
 
 
 def _highest_since(frame: pd.DataFrame | None, since: datetime, floor: Decimal) -> Decimal:

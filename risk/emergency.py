@@ -28,7 +28,7 @@ from bots.models import Bot
 from bots.services import BotRefused, bot_pause
 from marketdata import live
 from marketdata.exchange.errors import ExchangeError, RateLimited
-from marketdata.exchange.filters import format_decimal, round_quantity
+from marketdata.exchange.filters import format_decimal, round_quantity, unsellable
 from marketdata.symbol_rules import rules_for
 from orders.models import Order, OrderStatus, Position
 from orders.services import (
@@ -418,33 +418,11 @@ def _close_fields(run: _Run, position: Position) -> dict:
 
 
 def _dust(rules, position: Position) -> str:
-    """What is held but cannot be sold (below a step, the minimum quantity or, on spot, the
-    minimum notional), in words; "" when it can be."""
-    held = abs(position.quantity)
-    quantity = round_quantity(rules, held, market=True)
-    lots = [lot for lot in (rules.market_lot_size, rules.lot_size) if lot and lot.min_qty]
-    minimum_qty = max((lot.min_qty for lot in lots), default=ZERO)
-    if quantity <= 0 or quantity < minimum_qty:
-        return (f"dust, not sent: {format_decimal(held)} is below the smallest quantity "
-                f"{position.symbol} accepts")
-    if position.market == "futures":
-        return ""  # futures exempts reduce-only exits from the minimum notional
+    """What is held but cannot be sold, in words; "" when it can be."""
     price = live.last_price(position.market, position.symbol) or position.average_entry
-    minimum = _min_notional(rules)
-    if price and minimum and quantity * abs(price) < minimum:
-        return (f"dust, not sent: {format_decimal(quantity)} {position.symbol} is worth about "
-                f"{format_decimal((quantity * abs(price)).quantize(Decimal('0.01')))} "
-                f"{rules.quote_asset}, below the {format_decimal(minimum)} minimum")
-    return ""
-
-
-def _min_notional(rules) -> Decimal:
-    minimums = []
-    if rules.min_notional and rules.min_notional.apply_to_market:
-        minimums.append(rules.min_notional.min_notional)
-    if rules.notional and rules.notional.apply_min_to_market:
-        minimums.append(rules.notional.min_notional)
-    return max(minimums, default=ZERO)
+    why = unsellable(rules, position.quantity, price=price,
+                     futures=position.market == "futures")
+    return f"{why.replace('dust: ', 'dust, not sent: ', 1)}" if why else ""
 
 
 def _settle_close(order: Order, gateway) -> None:

@@ -223,6 +223,38 @@ def round_quantity(rules: SymbolRules, qty: Number, *, market: bool = False) -> 
     return _to_step(quantity, step, ROUND_FLOOR)
 
 
+def unsellable(rules: SymbolRules, held: Number, *, price: Number | None,
+               futures: bool = False) -> str:
+    """Why ``held`` cannot be sold at market (dust: below a step, the minimum quantity or,
+    on spot, the minimum notional at ``price``), in words; "" when it can be."""
+    held = abs(_amount("quantity", held))
+    quantity = round_quantity(rules, held, market=True)
+    lots = [lot for lot in (rules.market_lot_size, rules.lot_size) if lot and lot.min_qty]
+    minimum_qty = max((lot.min_qty for lot in lots), default=Decimal(0))
+    if quantity <= 0 or quantity < minimum_qty:
+        return (f"dust: {format_decimal(held)} is below the smallest quantity "
+                f"{rules.symbol} accepts")
+    if futures or not price:
+        return ""  # futures exempts reduce-only exits from the minimum notional
+    minimum = market_min_notional(rules)
+    worth = quantity * abs(_amount("price", price))
+    if minimum and worth < minimum:
+        return (f"dust: {format_decimal(quantity)} {rules.symbol} is worth about "
+                f"{format_decimal(worth.quantize(Decimal('0.01')))} {rules.quote_asset}, "
+                f"below the {format_decimal(minimum)} minimum")
+    return ""
+
+
+def market_min_notional(rules: SymbolRules) -> Decimal:
+    """The smallest notional a MARKET order may have (0: none)."""
+    minimums = []
+    if rules.min_notional and rules.min_notional.apply_to_market:
+        minimums.append(rules.min_notional.min_notional)
+    if rules.notional and rules.notional.apply_min_to_market:
+        minimums.append(rules.notional.min_notional)
+    return max(minimums, default=Decimal(0))
+
+
 def _price_step(rules: SymbolRules) -> Decimal | None:
     tick = rules.price_filter.tick_size if rules.price_filter else None
     return _common_step(tick, _unit(rules.price_decimals))
