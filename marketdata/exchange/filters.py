@@ -227,7 +227,7 @@ def unsellable(rules: SymbolRules, held: Number, *, price: Number | None,
                futures: bool = False) -> str:
     """Why ``held`` cannot be sold at market (dust: below a step, the minimum quantity or,
     on spot, the minimum notional at ``price``), in words; "" when it can be."""
-    held = abs(_amount("quantity", held))
+    held = abs(to_decimal(held))  # a short's quantity is negative
     quantity = round_quantity(rules, held, market=True)
     lots = [lot for lot in (rules.market_lot_size, rules.lot_size) if lot and lot.min_qty]
     minimum_qty = max((lot.min_qty for lot in lots), default=Decimal(0))
@@ -237,7 +237,7 @@ def unsellable(rules: SymbolRules, held: Number, *, price: Number | None,
     if futures or not price:
         return ""  # futures exempts reduce-only exits from the minimum notional
     minimum = market_min_notional(rules)
-    worth = quantity * abs(_amount("price", price))
+    worth = quantity * abs(to_decimal(price))
     if minimum and worth < minimum:
         return (f"dust: {format_decimal(quantity)} {rules.symbol} is worth about "
                 f"{format_decimal(worth.quantize(Decimal('0.01')))} {rules.quote_asset}, "
