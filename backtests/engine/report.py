@@ -37,7 +37,7 @@ def as_report(result: BacktestResult, strategy: Strategy, *,
                             for row in result.monthly_returns],
         "equity": _series(result, result.curve.equity, curve_points, MONEY),
         "drawdown": _series(result, -drawdown_pct(result.curve.equity), curve_points, PERCENT),
-        "refusals": [{"time": _iso(result, bar), "reason": why}
+        "refusals": [{"candle": _candle(result, bar), "reason": why}
                      for bar, why in result.refusals[:REFUSALS_SHOWN]],
         "refusal_count": len(result.refusals),
         "notes": list(result.notes),
@@ -113,8 +113,9 @@ def _quantized(value: float, places: Decimal) -> str | None:
     return f"{as_decimal(value).quantize(places).normalize():f}"
 
 
-def _iso(result: BacktestResult, bar: int) -> str:
-    return result.curve.times[bar].isoformat()
+def _candle(result: BacktestResult, bar: int) -> str:
+    """The open time of the candle whose close decided it."""
+    return result.prepared["open_time"].iloc[bar].isoformat()
 
 
 def _plain(value: Any) -> Any:

@@ -33,11 +33,16 @@ FILL_NOTE = (
 
 
 def run_backtest(strategy: Strategy, candles: pd.DataFrame, config: BacktestConfig | None = None,
-                 *, progress: Progress | None = None, loop: Loop = "auto") -> BacktestResult:
+                 *, progress: Progress | None = None, loop: Loop = "auto",
+                 trade_from: int = 0) -> BacktestResult:
     """Run ``strategy`` over ``candles`` (open_time, open, high, low, close, volume; oldest
     first). ``progress(fraction)`` is called now and then; it may raise
     ``BacktestCancelled`` to stop the run. ``loop`` forces one of the two loops (tests
-    compare them); "auto" takes the signal loop whenever the strategy allows it."""
+    compare them); "auto" takes the signal loop whenever the strategy allows it.
+
+    ``trade_from``: the first candle the strategy may decide on; the candles before it only
+    warm its indicators up, and the curve and the figures start there (a walk-forward's
+    out-of-sample window)."""
     config = config or BacktestConfig()
     if not {"open_time", "open", "high", "low", "close"} <= set(candles.columns):
         raise CandleError("candles need open_time, open, high, low and close columns")
@@ -45,8 +50,10 @@ def run_backtest(strategy: Strategy, candles: pd.DataFrame, config: BacktestConf
     if candles["open_time"].dt.tz is None:
         candles = candles_from(candles)
     prepared = strategy.prepare(candles)
+    if not 0 <= trade_from < len(candles):
+        raise CandleError(f"trade_from {trade_from} is outside the {len(candles)} candles")
     sim = Simulation(strategy, config, Candles.of(prepared, interval_step(config.interval)),
-                     progress=progress)
+                     progress=progress, trade_from=trade_from)
     signal_loop = loop == "signals" or (loop == "auto" and uses_default_on_bar(strategy))
     (run_signals if signal_loop else run_bars)(sim)
     if progress is not None:
@@ -57,8 +64,9 @@ def run_backtest(strategy: Strategy, candles: pd.DataFrame, config: BacktestConf
 def _result(strategy: Strategy, config: BacktestConfig, sim: Simulation) -> BacktestResult:
     starting_cash = float(config.cash)
     equity, in_market = sim.account.curve_arrays(sim.candles.close, starting_cash)
-    curve = Curve(times=sim.candles.close_times, equity=equity, close=sim.candles.close,
-                  in_market=in_market)
+    first = sim.trade_from
+    curve = Curve(times=sim.candles.close_times[first:], equity=equity[first:],
+                  close=sim.candles.close[first:], in_market=in_market[first:])
     trades = sim.account.trades
     figures = metrics.compute(curve, trades, starting_cash=starting_cash,
                               fees_paid=sim.account.fees_paid,

@@ -130,6 +130,7 @@ class Simulation:
     config: BacktestConfig
     candles: Candles
     progress: Progress | None = None
+    trade_from: int = 0
     costs: Costs = field(init=False)
     account: Account = field(init=False)
     gate: RiskGate = field(init=False)
@@ -148,8 +149,8 @@ class Simulation:
     @property
     def first_decision(self) -> int:
         """The first bar with the strategy's warm-up behind it (as the live bot, which
-        waits for ``warmup()`` candles)."""
-        return max(self.strategy.warmup() - 1, 0)
+        waits for ``warmup()`` candles), and not before ``trade_from``."""
+        return max(self.strategy.warmup() - 1, self.trade_from, 0)
 
     # --- what both loops share -----------------------------------------------------------------
 

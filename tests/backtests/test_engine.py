@@ -13,10 +13,11 @@ NO_FEES = {"maker_fee": D(0), "taker_fee": D(0)}
 ONE_UNIT_STEP = SymbolFilters(step_size=D("0.001"))
 
 
-def run(frame, strategy=None, loop="auto", **config):
+def run(frame, strategy=None, loop="auto", trade_from=0, **config):
     config.setdefault("cash", D(1000))
     config.setdefault("filters", ONE_UNIT_STEP)
-    return run_backtest(strategy or Scripted(), frame, BacktestConfig(**config), loop=loop)
+    return run_backtest(strategy or Scripted(), frame, BacktestConfig(**config), loop=loop,
+                        trade_from=trade_from)
 
 
 @pytest.fixture(params=["signals", "bars"])
@@ -188,3 +189,16 @@ def test_dca_runs_in_the_bar_loop_with_its_safety_orders():
     # The first buy and safety order 1 (x1.5 = 150 at 94: 1.595 rounded down to the step).
     assert trade.cost == pytest.approx(100 + 1.595 * 94)
     assert trade.exit_reason == "take_profit"
+
+
+def test_candles_before_trade_from_only_warm_the_strategy_up(loop):
+    frame = candles(flat(100, ENTER), flat(100), flat(100, EXIT), flat(100), flat(100, ENTER),
+                    flat(100), flat(110))
+
+    result = run(frame, loop=loop, trade_from=3, **NO_FEES)
+
+    [trade] = result.trades
+    assert trade.signal_bar == 4
+    assert len(result.curve.equity) == 4  # from the close of candle 3
+    assert result.curve.equity[0] == 1000
+    assert result.metrics["buy_hold_return_pct"] == pytest.approx(10)
