@@ -17,6 +17,9 @@ from backtests.engine.results import Trade
 
 # A quantity within this fraction of a step is that step (float division noise, not money).
 STEP_NOISE = 1e-9
+# ...and, for quantities of many steps, within this fraction of itself: 0.33453878 / 1e-8 is
+# 33453877.999999996, 4e-9 steps short, and an absolute tolerance would leave a step behind.
+RELATIVE_NOISE = 1e-12
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,8 @@ class Costs:
         number of steps counts as that number)."""
         if not self.step:
             return quantity
-        return math.floor(quantity / self.step + STEP_NOISE) * self.step
+        steps = quantity / self.step
+        return math.floor(steps + STEP_NOISE + abs(steps) * RELATIVE_NOISE) * self.step
 
     def too_small(self, quantity: float, price: float) -> str:
         """Why an order of ``quantity`` at ``price`` cannot be placed, or ""."""

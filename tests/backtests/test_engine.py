@@ -6,6 +6,7 @@ from decimal import Decimal as D
 import pytest
 
 from backtests.engine import BacktestConfig, SymbolFilters, run_backtest
+from backtests.engine.account import Costs
 from bots.strategies import get_strategy
 from tests.backtests.scripted import ENTER, EXIT, Scripted, candles, flat
 
@@ -202,3 +203,11 @@ def test_candles_before_trade_from_only_warm_the_strategy_up(loop):
     assert len(result.curve.equity) == 4  # from the close of candle 3
     assert result.curve.equity[0] == 1000
     assert result.metrics["buy_hold_return_pct"] == pytest.approx(10)
+
+
+def test_selling_everything_leaves_no_step_behind_to_float_noise():
+    # 0.33453878 / 0.00000001 is 33453877.999999996 in floats: it is 33453878 steps.
+    costs = Costs.of(BacktestConfig(filters=SymbolFilters(step_size=D("0.00000001"))))
+
+    assert costs.round_down(0.33453878) == pytest.approx(0.33453878, abs=1e-12)
+    assert costs.round_down(0.334538789) == pytest.approx(0.33453878, abs=1e-12)
