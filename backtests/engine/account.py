@@ -8,7 +8,6 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import numpy as np
 
@@ -127,7 +126,7 @@ class Account:
 
     # --- fills -----------------------------------------------------------------------------
 
-    def buy(self, *, bar: int, time: datetime, price: float, quantity: float, maker: bool,
+    def buy(self, *, bar: int, price: float, quantity: float, maker: bool,
             signal_bar: int) -> Trade:
         fee_rate = self.costs.maker_fee if maker else self.costs.taker_fee
         notional = quantity * price
@@ -141,16 +140,16 @@ class Account:
             self.held += quantity - quantity * fee_rate
             self.cost += notional
         self.fees_paid += fee
-        trade = self.open_trade or self._open(bar, time, signal_bar)
+        trade = self.open_trade or self._open(bar, signal_bar)
         trade.quantity += quantity
         trade.cost += notional + (fee if self.costs.fee_in_quote else 0.0)
         trade.entry_fee += fee
         trade.entry_price = (trade.entry_price * (trade.quantity - quantity)
                              + notional) / trade.quantity
-        self._record(bar, price)
+        self._record(bar, self.is_flat(price))
         return trade
 
-    def sell(self, *, bar: int, time: datetime, price: float, quantity: float, maker: bool,
+    def sell(self, *, bar: int, price: float, quantity: float, maker: bool,
              reason: str) -> None:
         fee_rate = self.costs.maker_fee if maker else self.costs.taker_fee
         notional = quantity * price
@@ -163,14 +162,14 @@ class Account:
         self._proceeds += notional - fee
         self._sold += quantity
         self._sold_value += notional
-        trade = self.open_trade
+        trade, flat = self.open_trade, self.is_flat(price)
         if trade is not None:
             trade.exit_fee += fee
-            if self.is_flat(price):
-                self._close(trade, bar, time, reason)
-        self._record(bar, price)
+            if flat:
+                self._close(trade, bar, reason)
+        self._record(bar, flat)
 
-    def mark_open_trade(self, bar: int, time: datetime, price: float) -> None:
+    def mark_open_trade(self, bar: int, price: float) -> None:
         """A position still open at the end: valued at the last close, reported as such."""
         trade = self.open_trade
         if trade is None:
@@ -178,23 +177,22 @@ class Account:
         self._proceeds += self.held * price
         self._sold_value += self.held * price
         self._sold += self.held
-        self._close(trade, bar, time, "open_at_end")
+        self._close(trade, bar, "open_at_end")
 
-    def _open(self, bar: int, time: datetime, signal_bar: int) -> Trade:
-        trade = Trade(entry_bar=bar, entry_time=time, entry_price=0.0, quantity=0.0,
-                      entry_fee=0.0, signal_bar=signal_bar)
+    def _open(self, bar: int, signal_bar: int) -> Trade:
+        trade = Trade(entry_bar=bar, entry_price=0.0, quantity=0.0, entry_fee=0.0,
+                      signal_bar=signal_bar)
         self.trades.append(trade)
         self._proceeds = self._sold = self._sold_value = 0.0
         return trade
 
-    def _close(self, trade: Trade, bar: int, time: datetime, reason: str) -> None:
-        trade.exit_bar, trade.exit_time, trade.exit_reason = bar, time, reason
+    def _close(self, trade: Trade, bar: int, reason: str) -> None:
+        trade.exit_bar, trade.exit_reason = bar, reason
         trade.exit_price = self._sold_value / self._sold if self._sold else None
         trade.pnl = self._proceeds - trade.cost
         trade.return_pct = trade.pnl / trade.cost * 100 if trade.cost else 0.0
 
-    def _record(self, bar: int, price: float) -> None:
-        flat = self.is_flat(price)
+    def _record(self, bar: int, flat: bool) -> None:
         if self.event_bars and self.event_bars[-1] == bar:  # several fills in one bar
             self.event_cash[-1], self.event_held[-1], self.event_flat[-1] = (
                 self.cash, self.held, flat)

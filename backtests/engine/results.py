@@ -24,11 +24,11 @@ class Trade:
     ``exit_reason`` is one of ``EXIT_REASONS`` (or a strategy's own exit tag)."""
 
     entry_bar: int
-    entry_time: datetime
     entry_price: float
     quantity: float
     entry_fee: float
     signal_bar: int
+    entry_time: datetime | None = None  # set from the bars when the run ends
     exit_bar: int | None = None
     exit_time: datetime | None = None
     exit_price: float | None = None

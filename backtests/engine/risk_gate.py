@@ -67,11 +67,11 @@ class RiskGate:
         if self.limits is not None and self.limits.max_orders_per_minute is not None:
             self.order_times.append(self.close_times[bar].to_pydatetime())
 
-    def trade_closed(self, trade: Trade) -> None:
-        if self.protections:
-            self.closed.append(protections.ClosedTrade(
-                symbol=self.symbol, closed_at=trade.exit_time,
-                profit_pct=as_decimal(trade.return_pct), exit_reason=trade.exit_reason))
+    def trade_closed(self, trade: Trade, *, closed_at: datetime) -> None:
+        """A trade closed: the protections judge the next entries by it."""
+        self.closed.append(protections.ClosedTrade(
+            symbol=self.symbol, closed_at=closed_at,
+            profit_pct=as_decimal(trade.return_pct), exit_reason=trade.exit_reason))
 
     # --- protections -------------------------------------------------------------------------
 

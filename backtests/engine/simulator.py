@@ -161,7 +161,7 @@ class Simulation:
         trade = account.open_trade
         return PositionView(
             quantity=as_decimal(account.held), average_price=as_decimal(account.average_price),
-            opened_at=trade.entry_time if trade else None,
+            opened_at=self.candles.opened(trade.entry_bar) if trade else None,
             highest_price_since_entry=as_decimal(max(self._highest, account.average_price)))
 
     def buy_amount(self, intent: Intent | None, bar: int) -> float:
@@ -185,8 +185,10 @@ class Simulation:
         if intent is not None and intent.quantity is not None:
             price = intent.price if intent.order_type == "limit" else as_decimal(close)
             return float(intent.quantity * price)
-        cash, price = as_decimal(self.account.cash), as_decimal(close)
-        equity = as_decimal(self.account.cash + self.account.held * close)
+        # Decimal(float) is exact and five times cheaper than as_decimal's str(): the amount
+        # goes back to float anyway, and both loops size the same way.
+        cash, price = Decimal(self.account.cash), Decimal(close)
+        equity = Decimal(self.account.cash + self.account.held * close)
         stop_pct = self.strategy.params.get("stop_loss_pct") or Decimal(0)
         stop = price * (1 - stop_pct / 100) if stop_pct > 0 else None
         return float(size_intent(self.config.sizing, self.config.sizing_config, equity=equity,
@@ -198,26 +200,27 @@ class Simulation:
         ``price`` (a limit)."""
         if price is None:
             price = self.costs.taker_price("buy", self.candles.open[bar])
+        per_unit = self._cost_per_unit(price, maker)
         if quantity is None:
-            fee = self.costs.taker_fee
-            per_unit = price * (1 + fee) if self.costs.fee_in_quote else price
             quantity = amount / per_unit
-        quantity = min(self.costs.round_down(quantity), self._affordable(price, maker))
+        quantity = self.costs.round_down(quantity)
+        if quantity * per_unit > self.account.cash:  # never more than the cash (spot)
+            quantity = self.costs.round_down(max(self.account.cash, 0.0) / per_unit)
         why = self.costs.too_small(quantity, price)
         if why:
             self._refuse(signal_bar, f"not placed: {why}")
             return None
-        if self.account.is_flat(price):
+        if self.account.open_trade is None:  # a new position: its highest price starts here
             self._highest = 0.0
         self.gate.order_sent(signal_bar)
-        return self.account.buy(bar=bar, time=self.candles.opened(bar),
-                                price=price, quantity=quantity, maker=maker,
+        return self.account.buy(bar=bar, price=price, quantity=quantity, maker=maker,
                                 signal_bar=signal_bar)
 
-    def _affordable(self, price: float, maker: bool) -> float:
-        fee = self.costs.maker_fee if maker else self.costs.taker_fee
-        per_unit = price * (1 + fee) if self.costs.fee_in_quote else price
-        return self.costs.round_down(max(self.account.cash, 0.0) / per_unit)
+    def _cost_per_unit(self, price: float, maker: bool) -> float:
+        """Cash one unit takes: its price, plus the fee when fees are paid in quote."""
+        if not self.costs.fee_in_quote:
+            return price
+        return price * (1 + (self.costs.maker_fee if maker else self.costs.taker_fee))
 
     def fill_sell(self, *, bar: int, price: float, reason: str, maker: bool = False,
                   quantity: float | None = None, decided_at: int | None = None) -> None:
@@ -230,10 +233,9 @@ class Simulation:
             return
         self.gate.order_sent(bar if decided_at is None else decided_at)
         trade = self.account.open_trade
-        self.account.sell(bar=bar, time=self.candles.opened(bar),
-                          price=price, quantity=quantity, maker=maker, reason=reason)
-        if trade is not None and trade.exit_reason:
-            self.gate.trade_closed(trade)
+        self.account.sell(bar=bar, price=price, quantity=quantity, maker=maker, reason=reason)
+        if trade is not None and trade.exit_reason and self.gate.protections:
+            self.gate.trade_closed(trade, closed_at=self.candles.opened(bar))
 
     def protective_fill(self, bar: int, intent: Intent) -> None:
         """A stop or take profit reached inside ``bar``: filled there, at its trigger."""
@@ -256,10 +258,19 @@ class Simulation:
             self.progress(bar / max(len(self.candles), 1))
 
     def finish(self) -> None:
+        """Value a position still open at the last close, then give every trade its times
+        (in one pass: a datetime per fill would cost more than the fill)."""
         last = len(self.candles) - 1
-        if last >= 0:
-            self.account.mark_open_trade(last, self.candles.closed(last),
-                                         self.candles.close[last])
+        if last < 0:
+            return
+        trades = self.account.trades
+        self.account.mark_open_trade(last, self.candles.close[last])
+        opens = self.candles.open_times
+        entries = opens[[t.entry_bar for t in trades]].to_pydatetime()
+        exits = opens[[t.exit_bar for t in trades]].to_pydatetime()
+        for trade, entered, exited in zip(trades, entries, exits, strict=True):
+            trade.entry_time = entered
+            trade.exit_time = self.candles.closed(last) if trade.is_open else exited
 
 
 # --- every bar: any strategy -----------------------------------------------------------------
@@ -406,9 +417,10 @@ def run_signals(sim: Simulation) -> None:
 def _next_index(flags: np.ndarray, first: int) -> np.ndarray:
     """For every bar, the first bar at or after it (and not before ``first``) whose flag is
     set; -1 past the last one. One array lookup per question instead of a search."""
-    flagged = np.flatnonzero(flags)
-    flagged = np.append(flagged[flagged >= first], -1)
-    return flagged[np.searchsorted(flagged[:-1], np.arange(len(flags)))]
+    bars = np.arange(len(flags))
+    marked = np.where(flags & (bars >= first), bars, len(flags))
+    following = np.minimum.accumulate(marked[::-1])[::-1]
+    return np.where(following < len(flags), following, -1)
 
 
 def _next(following: np.ndarray, bar: int) -> int | None:
