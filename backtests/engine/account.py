@@ -48,9 +48,7 @@ class Costs:
 
     def taker_price(self, side: str, price: float) -> float:
         """What a market order pays: the price moved against it by slippage and half the
-        spread, rounded to the tick against the trader."""
-        if not self.slippage and not self.half_spread:
-            return price
+        spread, on the tick (rounded against the trader: a stop's level is rarely on it)."""
         if side == "buy":
             worse = price * (1 + self.slippage) + self.half_spread
             return math.ceil(worse / self.tick - STEP_NOISE) * self.tick if self.tick else worse

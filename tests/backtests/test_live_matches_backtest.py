@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from backtests.drift import drift_report
 from backtests.engine import BacktestConfig, SymbolFilters, load_csv, run_backtest
 from bots.models import BotDecision
 from bots.services import bot_create, bot_start, bot_tick
@@ -77,3 +78,31 @@ def test_the_live_bot_decides_what_the_backtest_decides_on_the_same_candles(pape
     assert len(backtest.decisions) >= 20
     assert {tag for _, _, tag in backtest.decisions} >= {"entry", "exit", "stop_loss"}
     assert decided == backtest.decisions
+
+
+def test_the_drift_report_pairs_each_live_trade_with_its_backtest_twin(paper_portfolio):
+    candles = load_csv(CSV).iloc[:CANDLES].reset_index(drop=True)
+    store(candles)
+    bot = bot_start(bot=bot_create(portfolio=paper_portfolio, name="drifting",
+                                   symbol="BTCUSDT", strategy="sma_cross", params=PARAMS,
+                                   sizing="fixed_quote", sizing_config={"amount": "100"}))
+    replay(bot, candles)
+
+    report = drift_report(bot=bot)
+
+    assert report["live_only"] == report["backtest_only"] == 0
+    assert report["matched"] >= 8
+    stops = []
+    for row in report["rows"]:
+        live, twin = row["live"], row["backtest"]
+        assert live["exit_reason"].replace("exit", "signal") == twin["exit_reason"]
+        # Market entries fill at the next open on both sides: the same price.
+        assert D(live["entry_price"]) == D(twin["entry_price"])
+        if twin["exit_reason"] == "signal":
+            assert D(live["exit_price"]) == D(twin["exit_price"])
+        if twin["exit_reason"] == "stop_loss":
+            stops.append(row["differences"])
+    # The backtest fills a stop at its level inside the candle; a bot ticking on closed
+    # candles sells at the next open: the report says how far apart, in basis points.
+    assert any(words.startswith("exit price") and "bps" in words
+               for differences in stops for words in differences)
