@@ -86,3 +86,15 @@ def local_venue(local_binance):
     reset_venue_state(venue)
     yield venue
     reset_venue_state(venue)
+
+
+@pytest.fixture
+def tasks_run_inline():
+    """Celery tasks run where they are queued, so what follows a commit can be followed."""
+    from tradingsite.celery import app as celery_app
+
+    names = ("task_always_eager", "task_eager_propagates")
+    before = {name: celery_app.conf[name] for name in names}
+    celery_app.conf.update(dict.fromkeys(names, True))
+    yield
+    celery_app.conf.update(before)

@@ -3,6 +3,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from backtests.api import BacktestRunViewSet
 from bots.api import BotViewSet, StrategyViewSet
 from marketdata.api import CandleListApi, SymbolViewSet, TickerListApi
 from orders.api import (
@@ -37,6 +38,7 @@ router.register("risk/limits", RiskLimitViewSet, basename="risk-limit")
 router.register("risk/alerts", RiskAlertViewSet, basename="risk-alert")
 router.register("risk/blocks", EntryBlockViewSet, basename="risk-block")
 router.register("risk/emergency-stops", EmergencyStopViewSet, basename="risk-emergency-stop")
+router.register("backtests", BacktestRunViewSet, basename="backtest")
 
 urlpatterns = [
     path("candles/", CandleListApi.as_view(), name="candle-list"),
@@ -44,5 +46,7 @@ urlpatterns = [
     path("risk/emergency-stop/", EmergencyStopApi.as_view(), name="risk-emergency-stop-run"),
     path("risk/entries-resume/", EntriesResumeApi.as_view(), name="risk-entries-resume"),
     path("risk/summary/", RiskSummaryApi.as_view(), name="risk-summary"),
+    path("backtests/<int:pk>/trades.csv", BacktestRunViewSet.as_view({"get": "trades_csv"}),
+         name="backtest-trades-csv"),
     *router.urls,
 ]

@@ -42,7 +42,6 @@ from risk.services import RiskRefused, pretrade_check
 from risk.tasks import risk_alert_notify_task, risk_monitor_task
 from tests.test_websocket import session_cookie
 from tradingsite.asgi import application
-from tradingsite.celery import app as celery_app
 
 pytestmark = pytest.mark.django_db
 A = BreachAction
@@ -92,13 +91,8 @@ def watched(trader):
 
 
 @pytest.fixture(autouse=True)
-def tasks_run_inline():
-    """Celery tasks run where they are queued, so what follows a commit can be checked."""
-    names = ("task_always_eager", "task_eager_propagates")
-    before = {name: celery_app.conf[name] for name in names}
-    celery_app.conf.update(dict.fromkeys(names, True))
-    yield
-    celery_app.conf.update(before)
+def _tasks_inline(tasks_run_inline):
+    """Every test here follows its tasks to the end."""
 
 
 def running_bot(portfolio, name="sma"):

@@ -1,0 +1,164 @@
+"""Backtest runs in the control panel: staff start a run (the add form goes through the same
+checks as the API), follow it, run it again or cancel it, and read its figures."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from backtests.models import BacktestRun
+from backtests.services import (
+    DEFAULT_SETTINGS,
+    FEE_ASSETS,
+    BacktestRefused,
+    backtest_run_cancel,
+    backtest_run_create,
+    backtest_run_repeat,
+    backtest_run_validate,
+)
+from bots.strategies import available
+from bots.strategies.sizing import METHODS as SIZING_METHODS
+
+SETTINGS = ("cash", "fee", "fee_asset", "slippage_bps", "sizing", "sizing_config")
+RUN_FIELDS = ("owner", "portfolio", "strategy", "params", "symbol", "interval", "start", "end")
+
+
+def _strategy_choices():
+    return [(name, name) for name in available()]
+
+
+class BacktestRunAddForm(forms.ModelForm):
+    """A new run, checked as the API checks it (the strategy's parameters, the numbers, that
+    candles are stored), problems shown beside their fields."""
+
+    strategy = forms.ChoiceField(choices=_strategy_choices)
+    params = forms.JSONField(required=False, initial=dict,
+                             help_text='e.g. {"fast": 10, "slow": 30}; missing ones take '
+                                       "their defaults")
+    cash = forms.DecimalField(initial=DEFAULT_SETTINGS["cash"])
+    fee = forms.DecimalField(initial=DEFAULT_SETTINGS["fee"],
+                             help_text="per side, maker and taker (0.001 = 0.1%)")
+    fee_asset = forms.ChoiceField(choices=[(a, a) for a in FEE_ASSETS],
+                                  initial=DEFAULT_SETTINGS["fee_asset"])
+    slippage_bps = forms.DecimalField(initial=DEFAULT_SETTINGS["slippage_bps"])
+    sizing = forms.ChoiceField(choices=[(m, m) for m in SIZING_METHODS],
+                               initial=DEFAULT_SETTINGS["sizing"])
+    sizing_config = forms.JSONField(initial=DEFAULT_SETTINGS["sizing_config"])
+
+    class Meta:
+        model = BacktestRun
+        fields = [*RUN_FIELDS, *SETTINGS]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self.run_fields = backtest_run_validate(**self.service_kwargs())
+        except BacktestRefused as refused:
+            for name, message in refused.errors.items():
+                self.add_error(name if name in self.fields else None, f"{name}: {message}")
+        return data
+
+    def service_kwargs(self) -> dict:
+        data = self.cleaned_data
+        return {**{name: data.get(name) for name in RUN_FIELDS},
+                "params": data.get("params") or {},
+                "settings": {name: data.get(name) for name in SETTINGS}}
+
+
+@admin.register(BacktestRun)
+class BacktestRunAdmin(admin.ModelAdmin):
+    add_form = BacktestRunAddForm
+    add_fieldsets = [
+        (None, {"fields": list(RUN_FIELDS)}),
+        ("Money and costs", {"fields": list(SETTINGS)}),
+    ]
+    fieldsets = [
+        (None, {"fields": ["owner", "portfolio", "bot", "strategy", "params", "symbol",
+                           "market", "interval", "start", "end", "settings"]}),
+        ("Run", {"fields": ["status", "progress_pct", "cancel_requested", "error",
+                            "created_at", "started_at", "finished_at", "celery_task_id"]}),
+        ("Results", {"fields": ["figures", "notes", "trades_summary", "candle_count",
+                                "data_hash", "code_version"]}),
+    ]
+    readonly_fields = ["progress_pct", "figures", "notes", "trades_summary"]
+    list_display = ["__str__", "owner", "strategy", "symbol", "interval", "status",
+                    "progress_pct", "total_return", "created_at"]
+    list_filter = ["status", "strategy", "interval", "symbol"]
+    list_select_related = ["owner"]
+    search_fields = ["strategy", "symbol", "owner__username"]
+    autocomplete_fields = ["owner", "portfolio"]
+    actions = ["run_again", "cancel"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("results")  # loaded only when shown
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a run is a record: start another one instead
+
+    def get_fieldsets(self, request, obj=None):
+        return self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = self.add_form
+        return super().get_form(request, obj, **kwargs)
+
+    def get_changeform_initial_data(self, request):
+        return {"owner": request.user.pk, **super().get_changeform_initial_data(request)}
+
+    def save_model(self, request, obj, form, change):
+        run = backtest_run_create(**form.service_kwargs())
+        obj.pk, obj._state.adding = run.pk, False  # the admin's message and log name it
+
+    @admin.display(description="progress")
+    def progress_pct(self, run: BacktestRun) -> str:
+        return f"{run.progress * 100:.0f}%"
+
+    @admin.display(description="total return %")
+    def total_return(self, run: BacktestRun) -> str:
+        value = run.total_return_pct
+        return "-" if value is None else value
+
+    @admin.display(description="figures")
+    def figures(self, run: BacktestRun) -> str:
+        if not run.metrics:
+            return "-"
+        return format_html("<table>{}</table>", format_html_join(
+            "", "<tr><th>{}</th><td>{}</td></tr>",
+            ((name.replace("_", " "), "-" if value is None else value)
+             for name, value in run.metrics.items())))
+
+    @admin.display(description="notes")
+    def notes(self, run: BacktestRun) -> str:
+        notes = (run.results or {}).get("notes", [])
+        return format_html_join("", "<p>{}</p>", ((note,) for note in notes)) or "-"
+
+    @admin.display(description="trades")
+    def trades_summary(self, run: BacktestRun) -> str:
+        if run.status != BacktestRun.Status.DONE:
+            return "-"
+        url = reverse("backtest-trades-csv", args=[run.pk])
+        return format_html('{} (<a href="{}">download CSV</a>)', len(run.trades()), url)
+
+    @admin.action(description="Run again (a new run with the same settings, same owner)")
+    def run_again(self, request, queryset):
+        for run in queryset.select_related("owner", "portfolio"):
+            try:
+                again = backtest_run_repeat(run=run)
+            except BacktestRefused as refused:
+                self.message_user(request, f"{run}: not run again: {refused}", messages.ERROR)
+            else:
+                self.message_user(request, f"{run}: queued again as #{again.pk}")
+
+    @admin.action(description="Cancel the selected runs")
+    def cancel(self, request, queryset):
+        for run in queryset:
+            try:
+                run = backtest_run_cancel(run=run)
+            except BacktestRefused as refused:
+                self.message_user(request, f"{run}: {refused}", messages.WARNING)
+            else:
+                done = "cancelled" if run.status == run.Status.CANCELLED else "asked to stop"
+                self.message_user(request, f"{run}: {done}")

@@ -1,0 +1,98 @@
+"""The backtests API, under /api/backtests/: a trader's own runs (staff: everyone's).
+
+Another trader's run is a 404 on every endpoint. Runs are created queued and executed by a
+Celery worker; follow them with GET <id>/ or the `backtest.progress` WebSocket event."""
+
+import csv
+import io
+
+from django.http import HttpResponse
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from backtests.models import BacktestRun
+from backtests.serializers import (
+    BacktestRunDetailSerializer,
+    BacktestRunInput,
+    BacktestRunSerializer,
+)
+from backtests.services import BacktestRefused, backtest_run_cancel, backtest_run_create
+from bots.strategies import available, describe
+
+CSV_COLUMNS = ("entry_time", "exit_time", "entry_price", "exit_price", "quantity", "fees", "pnl",
+               "return_pct", "exit_reason", "entry_words", "exit_words")
+WORDS = frozenset({"exit_reason", "entry_words", "exit_words"})
+
+
+class BacktestRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                         mixins.CreateModelMixin, viewsets.GenericViewSet):
+    """GET: your runs, newest first, with their figures (?status=&strategy=&symbol= filter);
+    GET <id>/: one run with its whole report; POST: a new run (strategy, params, symbol,
+    interval, start, end, cash, fee, fee_asset, slippage_bps, sizing, sizing_config; refused
+    in words with a 400), queued for a worker; POST <id>/cancel/: stop it; GET
+    <id>/trades.csv: its trades; GET strategies/: the strategies and their parameters."""
+
+    def get_queryset(self):
+        runs = BacktestRun.objects.visible_to(self.request.user).select_related("owner")
+        if self.action == "list":
+            runs = runs.defer("results")  # the trades and curves stay in the database
+            for name in ("status", "strategy", "symbol"):
+                if self.request.query_params.get(name):
+                    runs = runs.filter(**{name: self.request.query_params[name]})
+        return runs
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return BacktestRunInput
+        return BacktestRunDetailSerializer if self.action == "retrieve" else BacktestRunSerializer
+
+    def create(self, request, *args, **kwargs):
+        given = self.get_serializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        try:
+            run = backtest_run_create(owner=request.user, **given.service_kwargs())
+        except BacktestRefused as refused:
+            raise ValidationError(refused.errors) from refused
+        return Response(BacktestRunDetailSerializer(run).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        try:
+            run = backtest_run_cancel(run=self.get_object())
+        except BacktestRefused as refused:
+            raise ValidationError(refused.errors) from refused
+        return Response(BacktestRunSerializer(run).data)
+
+    def trades_csv(self, request, pk=None):
+        """The run's trades, one a row (the position still open at the end last)."""
+        run = self.get_object()
+        if run.status != BacktestRun.Status.DONE:
+            return Response({"detail": f"run #{run.pk} is {run.status}: it has trades once "
+                                       f"it is done"}, status=status.HTTP_409_CONFLICT)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(CSV_COLUMNS)
+        for trade in run.trades():
+            writer.writerow([_cell(name, trade.get(name)) for name in CSV_COLUMNS])
+        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = (f'attachment; filename="backtest-{run.pk}-'
+                                           f'{run.strategy}-{run.symbol}-trades.csv"')
+        return response
+
+    @action(detail=False, methods=["get"])
+    def strategies(self, request):
+        """Every registered strategy with its declared parameters (name, kind, default,
+        minimum, maximum, choices, help)."""
+        return Response([describe(name) for name in available()])
+
+
+def _cell(name: str, value) -> str:
+    if value is None:
+        return ""
+    text = str(value)
+    # A strategy's words opened in a spreadsheet must not run as a formula.
+    if name in WORDS and text[:1] in ("=", "+", "-", "@"):
+        return "'" + text
+    return text

@@ -1,0 +1,66 @@
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from backtests.models import BacktestRun
+from backtests.services import DEFAULT_SETTINGS, FEE_ASSETS
+from bots.strategies.sizing import METHODS as SIZING_METHODS
+from marketdata.models import INTERVALS
+from risk.serializers import CallersOwn, own_portfolio_field
+
+RUN_FIELDS = ["id", "owner", "portfolio", "bot", "strategy", "params", "symbol", "market",
+              "interval", "start", "end", "settings", "status", "progress", "error",
+              "cancel_requested", "metrics", "data_hash", "code_version", "candle_count",
+              "created_at", "started_at", "finished_at"]
+
+
+def _number(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=None, decimal_places=None, **kwargs)
+
+
+class BacktestRunInput(CallersOwn, serializers.Serializer):
+    """What a trader asks for; the service checks the rest (the strategy's parameters, the
+    ranges of the numbers, that candles are stored) and answers in words."""
+
+    strategy = serializers.CharField(max_length=60)
+    params = serializers.DictField(required=False, default=dict)
+    symbol = serializers.CharField(max_length=30)
+    interval = serializers.ChoiceField(choices=INTERVALS)
+    start = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    end = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    portfolio = own_portfolio_field(required=False, allow_null=True, default=None)
+    cash = _number(default=Decimal(DEFAULT_SETTINGS["cash"]))
+    fee = _number(default=Decimal(DEFAULT_SETTINGS["fee"]),
+                  help_text="per side, maker and taker (0.001 = 0.1%)")
+    fee_asset = serializers.ChoiceField(choices=FEE_ASSETS, default=DEFAULT_SETTINGS["fee_asset"])
+    slippage_bps = _number(default=Decimal(DEFAULT_SETTINGS["slippage_bps"]))
+    sizing = serializers.ChoiceField(choices=SIZING_METHODS, default=DEFAULT_SETTINGS["sizing"])
+    sizing_config = serializers.DictField(required=False,
+                                          default=lambda: dict(DEFAULT_SETTINGS["sizing_config"]))
+
+    SETTINGS = ("cash", "fee", "fee_asset", "slippage_bps", "sizing", "sizing_config")
+
+    def service_kwargs(self) -> dict:
+        data = dict(self.validated_data)
+        settings = {name: data.pop(name) for name in self.SETTINGS}
+        return {**data, "settings": settings}
+
+
+class BacktestRunSerializer(serializers.ModelSerializer):
+    """A run with its figures (``metrics``) but not its trades and curves."""
+
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = BacktestRun
+        fields = RUN_FIELDS
+        read_only_fields = fields
+
+
+class BacktestRunDetailSerializer(BacktestRunSerializer):
+    """A run with the engine's whole report (``results``: trades, equity and drawdown curves,
+    monthly returns, refusals, notes)."""
+
+    class Meta(BacktestRunSerializer.Meta):
+        fields = [*RUN_FIELDS, "results"]
+        read_only_fields = fields
