@@ -1,4 +1,5 @@
-"""The backtests API, under /api/backtests/: a trader's own runs (staff: everyone's).
+"""The backtests API, under /api/backtests/ and /api/optimisations/: a trader's own runs and
+optimisations (staff: everyone's).
 
 Another trader's run is a 404 on every endpoint. Runs are created queued and executed by a
 Celery worker; follow them with GET <id>/ or the `backtest.progress` WebSocket event."""
@@ -12,11 +13,15 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from backtests.models import BacktestRun
+from backtests.models import BacktestRun, OptimisationRun
+from backtests.optimisation import optimisation_cancel, optimisation_create
 from backtests.serializers import (
     BacktestRunDetailSerializer,
     BacktestRunInput,
     BacktestRunSerializer,
+    OptimisationRunDetailSerializer,
+    OptimisationRunInput,
+    OptimisationRunSerializer,
 )
 from backtests.services import BacktestRefused, backtest_run_cancel, backtest_run_create
 from bots.strategies import available, describe
@@ -96,3 +101,49 @@ def _cell(name: str, value) -> str:
     if name in WORDS and text[:1] in ("=", "+", "-", "@"):
         return "'" + text
     return text
+
+
+class OptimisationRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                             mixins.CreateModelMixin, viewsets.GenericViewSet):
+    """Under /api/optimisations/. GET: your optimisations, newest first, without results
+    (?status=&kind=&strategy=&symbol= filter); GET <id>/: one with its results (the top
+    scores, the best parameters; for walk-forward the windows, stitched curve and
+    stability); POST: a new one (the backtest's strategy, symbol, interval, start, end and
+    money as for /api/backtests/, plus kind grid|random|walk_forward, space, fixed,
+    objective, min_trades, samples, seed, in_sample, out_of_sample, step; refused in words
+    with a 400), queued for the workers; POST <id>/cancel/: stop it. Follow it with GET
+    <id>/ or the `optimisation.progress` WebSocket event. Another trader's is a 404."""
+
+    def get_queryset(self):
+        runs = OptimisationRun.objects.visible_to(self.request.user).select_related("owner")
+        if self.action == "list":
+            runs = runs.defer("results")
+            for name in ("status", "kind", "strategy", "symbol"):
+                if self.request.query_params.get(name):
+                    runs = runs.filter(**{name: self.request.query_params[name]})
+        return runs
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return OptimisationRunInput
+        if self.action == "retrieve":
+            return OptimisationRunDetailSerializer
+        return OptimisationRunSerializer
+
+    def create(self, request, *args, **kwargs):
+        given = self.get_serializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        try:
+            run = optimisation_create(owner=request.user, **given.service_kwargs())
+        except BacktestRefused as refused:
+            raise ValidationError(refused.errors) from refused
+        return Response(OptimisationRunDetailSerializer(run).data,
+                        status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        try:
+            run = optimisation_cancel(run=self.get_object())
+        except BacktestRefused as refused:
+            raise ValidationError(refused.errors) from refused
+        return Response(OptimisationRunSerializer(run).data)

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from backtests.models import BacktestRun
+from backtests.models import BacktestRun, OptimisationRun
 from backtests.services import DEFAULT_SETTINGS, FEE_ASSETS
 from bots.strategies.sizing import METHODS as SIZING_METHODS
 from marketdata.models import INTERVALS
@@ -63,4 +63,57 @@ class BacktestRunDetailSerializer(BacktestRunSerializer):
 
     class Meta(BacktestRunSerializer.Meta):
         fields = [*RUN_FIELDS, "results"]
+        read_only_fields = fields
+
+
+class OptimisationRunInput(BacktestRunInput):
+    """What a trader asks an optimisation for: the backtest's symbol, range and money, and
+    the search. ``space``: per parameter ``{"min", "max", "step"}``, a list of values or null
+    (its declared grid); the service checks it against the strategy and answers in words."""
+
+    params = None  # a search has ranges instead
+    portfolio = None
+    kind = serializers.ChoiceField(choices=OptimisationRun.Kind.choices,
+                                   default=OptimisationRun.Kind.GRID)
+    space = serializers.DictField(required=False, default=dict)
+    fixed = serializers.DictField(required=False, default=dict)
+    objective = serializers.ChoiceField(choices=OptimisationRun.Objective.choices,
+                                        default=OptimisationRun.Objective.SHARPE)
+    min_trades = serializers.IntegerField(min_value=0, default=0)
+    samples = serializers.IntegerField(min_value=1, required=False, allow_null=True,
+                                       default=None, help_text="random search: how many")
+    seed = serializers.IntegerField(default=0)
+    in_sample = serializers.IntegerField(min_value=1, required=False, allow_null=True,
+                                         default=None, help_text="walk-forward: candles")
+    out_of_sample = serializers.IntegerField(min_value=1, required=False, allow_null=True,
+                                             default=None, help_text="walk-forward: candles")
+    step = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None,
+                                    help_text="walk-forward: candles between windows")
+
+
+OPTIMISATION_FIELDS = [
+    "id", "owner", "strategy", "symbol", "market", "interval", "start", "end", "settings",
+    "kind", "space", "fixed", "samples", "seed", "objective", "min_trades", "in_sample",
+    "out_of_sample", "step", "status", "progress", "chunk_count", "chunks_done",
+    "candidate_count", "candle_count", "error", "cancel_requested", "data_hash",
+    "code_version", "created_at", "started_at", "finished_at"]
+
+
+class OptimisationRunSerializer(serializers.ModelSerializer):
+    """An optimisation as asked, and how far it got (not its results)."""
+
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = OptimisationRun
+        fields = OPTIMISATION_FIELDS
+        read_only_fields = fields
+
+
+class OptimisationRunDetailSerializer(OptimisationRunSerializer):
+    """With ``results``: the top scores best first, the counts and the best parameters; for
+    walk-forward, the windows, the stitched out-of-sample curve and the stability."""
+
+    class Meta(OptimisationRunSerializer.Meta):
+        fields = [*OPTIMISATION_FIELDS, "results"]
         read_only_fields = fields

@@ -16,7 +16,6 @@ import inspect
 import logging
 import subprocess
 import time
-import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -35,15 +34,16 @@ from backtests.engine import (
     data_hash,
     run_backtest,
 )
+from backtests.engine.checks import lookahead_check, warmup_check
 from backtests.engine.data import candles_from
 from backtests.engine.report import as_report
 from backtests.models import BacktestRun
+from backtests.runs import run_announce, run_finish, run_queue
 from bots.strategies import ParameterError, Strategy, get_strategy
 from bots.strategies.sizing import METHODS as SIZING_METHODS
 from bots.strategies.sizing import SizingError, size_intent
 from marketdata.models import INTERVALS, Kline
 from marketdata.symbol_rules import rules_for
-from tradingsite.events import publish_to_user
 
 ZERO = Decimal(0)
 
@@ -102,7 +102,6 @@ SOFT_TIME_LIMIT = 30 * 60
 TIME_LIMIT = 31 * 60
 STALE_AFTER = timedelta(seconds=TIME_LIMIT + 60)
 PROGRESS_SECONDS = 0.5  # at most one progress save, cancel check and event this often
-EVENT = "backtest.progress"
 MAX_SLIPPAGE_BPS = Decimal(10_000)
 
 DEFAULT_SETTINGS = {"cash": "10000", "fee": "0.001", "fee_asset": "received",
@@ -248,25 +247,12 @@ def backtest_run_create(*, owner, strategy: str, params: dict, symbol: str, inte
     fields = backtest_run_validate(owner=owner, strategy=strategy, params=params, symbol=symbol,
                                    interval=interval, start=start, end=end, settings=settings,
                                    portfolio=portfolio)
-    run = BacktestRun.objects.create(**fields, celery_task_id=str(uuid.uuid4()))
-    transaction.on_commit(lambda: _enqueue(run))
-    return run
+    return run_queue(BacktestRun, fields, task="backtests.tasks.backtest_run_task")
 
 
 def backtest_run_repeat(*, run: BacktestRun) -> BacktestRun:
     """A new run with the same owner, strategy, parameters, range and settings."""
     return backtest_run_create(**run.repeat_kwargs())
-
-
-def _enqueue(run: BacktestRun) -> None:
-    from backtests.tasks import backtest_run_task  # the task module imports this one
-
-    try:
-        backtest_run_task.apply_async(args=[run.pk], task_id=run.celery_task_id)
-    except Exception as error:  # the broker is down: say so rather than stay queued for ever
-        logger.exception("could not queue backtest run %s", run.pk)
-        _finish(run, R.FAILED, error=f"could not be queued for a worker: {error!r}",
-                expected=R.QUEUED)
 
 
 def backtest_run_execute(*, run_id: int) -> BacktestRun | None:
@@ -280,21 +266,21 @@ def backtest_run_execute(*, run_id: int) -> BacktestRun | None:
     try:
         report, figures = _simulate(run)
     except BacktestCancelled:
-        return _finish(run, R.CANCELLED)
+        return run_finish(run, R.CANCELLED)
     except SoftTimeLimitExceeded:
-        return _finish(run, R.FAILED, error=(
+        return run_finish(run, R.FAILED, error=(
             f"stopped after {SOFT_TIME_LIMIT // 60} minutes, the longest a backtest may run: "
             f"choose a shorter range or a longer interval"))
     except ValueError as error:  # CandleError, settings the engine refuses: already in words
-        return _finish(run, R.FAILED, error=str(error))
+        return run_finish(run, R.FAILED, error=str(error))
     except Exception as error:
         logger.exception("backtest run %s failed", run_id)
-        return _finish(run, R.FAILED, error=repr(error))
+        return run_finish(run, R.FAILED, error=repr(error))
     try:
-        return _finish(run, R.DONE, progress=1.0, results=report, metrics=figures)
+        return run_finish(run, R.DONE, progress=1.0, results=report, metrics=figures)
     except Exception as error:  # e.g. a report the database will not take
         logger.exception("backtest run %s: the report could not be stored", run_id)
-        return _finish(run, R.FAILED, error=f"the report could not be stored: {error!r}")
+        return run_finish(run, R.FAILED, error=f"the report could not be stored: {error!r}")
 
 
 def _simulate(run: BacktestRun) -> tuple[dict, dict]:
@@ -318,7 +304,28 @@ def _simulate(run: BacktestRun) -> tuple[dict, dict]:
     report = as_report(result, strategy)
     if filters is None:
         report["notes"].append(UNKNOWN_FILTERS_NOTE)
+    report["checks"] = _checks(strategy, candles)
     return report, {name: report.get(name) for name in result.metrics}
+
+
+CHECKS = (("lookahead", lookahead_check), ("warmup", warmup_check))
+
+
+def _checks(strategy: Strategy, candles: pd.DataFrame) -> dict:
+    """The lookahead and warm-up checks' reports. A check that cannot run (too few candles
+    for the warm-up check, a user strategy's bug) is recorded in words: it never fails the
+    run, whose result stands without it."""
+    checks = {}
+    for name, check in CHECKS:
+        try:
+            checks[name] = check(strategy, candles).as_dict()
+        except SoftTimeLimitExceeded:
+            raise
+        except Exception as error:
+            logger.warning("backtest %s check could not run: %r", name, error)
+            checks[name] = {"passed": None, "error": str(error) or repr(error),
+                            "summary": f"The check could not run: {str(error) or repr(error)}"}
+    return checks
 
 
 class _Progress:
@@ -340,24 +347,7 @@ class _Progress:
         if not saved:  # cancel requested (or the run was deleted)
             raise BacktestCancelled
         self.run.progress = fraction
-        _announce(self.run)
-
-
-def _finish(run: BacktestRun, status: str, *, expected: str = R.RUNNING,
-            **fields) -> BacktestRun:
-    """Move the run from `expected` to its final status, then tell the owner's pages."""
-    BacktestRun.objects.filter(pk=run.pk, status=expected).update(
-        status=status, finished_at=timezone.now(), **fields)
-    try:
-        run.refresh_from_db()
-    except BacktestRun.DoesNotExist:  # deleted meanwhile (from the admin)
-        run.status = status
-    _announce(run)
-    return run
-
-
-def _announce(run: BacktestRun) -> None:
-    publish_to_user(user_id=run.owner_id, event_type=EVENT, data=run.progress_event())
+        run_announce(self.run)
 
 
 def backtest_run_cancel(*, run: BacktestRun) -> BacktestRun:
@@ -371,7 +361,7 @@ def backtest_run_cancel(*, run: BacktestRun) -> BacktestRun:
     if rows.filter(Q(status=R.QUEUED) | stale).update(
             status=R.CANCELLED, cancel_requested=True, finished_at=now):
         run.refresh_from_db()
-        _announce(run)
+        run_announce(run)
         return run
     rows.filter(status=R.RUNNING).update(cancel_requested=True)
     run.refresh_from_db()

@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from backtests.api import BacktestRunViewSet
+from backtests.api import BacktestRunViewSet, OptimisationRunViewSet
 from bots.api import BotViewSet, StrategyViewSet
 from marketdata.api import CandleListApi, SymbolViewSet, TickerListApi
 from orders.api import (
@@ -39,6 +39,7 @@ router.register("risk/alerts", RiskAlertViewSet, basename="risk-alert")
 router.register("risk/blocks", EntryBlockViewSet, basename="risk-block")
 router.register("risk/emergency-stops", EmergencyStopViewSet, basename="risk-emergency-stop")
 router.register("backtests", BacktestRunViewSet, basename="backtest")
+router.register("optimisations", OptimisationRunViewSet, basename="optimisation")
 
 urlpatterns = [
     path("candles/", CandleListApi.as_view(), name="candle-list"),

@@ -14,7 +14,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.utils import timezone
 
-from backtests import services
+from backtests import runs, services
 from backtests.engine import data_hash, load_csv, simulator
 from backtests.models import BacktestRun
 from backtests.services import (
@@ -32,6 +32,7 @@ from backtests.tasks import backtest_run_task
 from bots.strategies import get_strategy
 from marketdata.models import Kline
 from portfolios.models import Portfolio
+from tests.backtests.conftest import assert_refused_in_words
 from tests.support.servers import wait_until
 from tradingsite.events import flush_published, user_group
 
@@ -133,13 +134,7 @@ def test_a_run_is_queued_with_complete_parameters_and_settings(trader, candles):
 ])
 def test_what_cannot_run_is_refused_in_words_and_nothing_is_saved(trader, candles, changes,
                                                                    errors):
-    with pytest.raises(BacktestRefused) as refused:
-        new_run(trader, **changes)
-
-    assert set(refused.value.errors) == set(errors)
-    for name, words in errors.items():
-        assert words in refused.value.errors[name]
-    assert not BacktestRun.objects.exists()
+    assert_refused_in_words(lambda: new_run(trader, **changes), errors, BacktestRun)
 
 
 def test_someone_elses_portfolio_is_refused(trader, other_trader, candles):
@@ -273,7 +268,7 @@ def test_progress_is_saved_on_the_run_while_it_runs(trader, candles, frequent_pr
                                                    monkeypatch):
     run = new_run(trader)
     seen = []
-    monkeypatch.setattr(services, "publish_to_user", lambda **event: seen.append(
+    monkeypatch.setattr(runs, "publish_to_user", lambda **event: seen.append(
         BacktestRun.objects.values_list("status", "progress").get(pk=run.pk)))
 
     backtest_run_execute(run_id=run.pk)
@@ -292,7 +287,7 @@ def test_a_cancel_during_the_run_stops_it_at_the_next_progress_check(trader, can
         if data["status"] == R.RUNNING and data["progress"] > 0.2 and len(pushed) < 50:
             backtest_run_cancel(run=BacktestRun.objects.get(pk=run.pk))
 
-    monkeypatch.setattr(services, "publish_to_user", cancel_once_under_way)
+    monkeypatch.setattr(runs, "publish_to_user", cancel_once_under_way)
 
     backtest_run_execute(run_id=run.pk)
 
@@ -350,7 +345,7 @@ def test_an_unexpected_error_fails_the_run_with_its_repr_and_is_logged(trader, c
 
 def test_a_queued_run_is_cancelled_at_once_and_announced(trader, candles, monkeypatch):
     pushed = []
-    monkeypatch.setattr(services, "publish_to_user", lambda **event: pushed.append(event))
+    monkeypatch.setattr(runs, "publish_to_user", lambda **event: pushed.append(event))
     run = new_run(trader)
 
     run = backtest_run_cancel(run=run)
