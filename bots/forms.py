@@ -38,7 +38,7 @@ def _text(value) -> str:
     return "" if value is None else str(value)
 
 
-def _parameter_field(parameter: dict, value) -> forms.Field:
+def parameter_field(parameter: dict, value) -> forms.Field:
     common = {"label": parameter["name"], "required": False, "help_text": parameter["help"],
               "initial": _text(parameter["default"] if value is None else value)}
     kind = parameter["kind"]
@@ -55,7 +55,44 @@ def _parameter_field(parameter: dict, value) -> forms.Field:
     return forms.CharField(widget=forms.NumberInput(attrs=attrs), **common)
 
 
-class BotForm(forms.Form):
+def sizing_initial(method: str, config: dict) -> dict:
+    """The form field holding ``method``'s one setting, filled from a sizing_config."""
+    field, key = SIZING_SETTINGS.get(method, (None, None))
+    return {field: config[key]} if field and key in (config or {}) else {}
+
+
+class StrategyFields:
+    """For forms that pick a strategy: one field per declared parameter of the chosen one
+    (``strategy_name``, ``strategy_info``), and the sizing method's settings. The form
+    declares ``strategy`` and the SIZING_SETTINGS fields."""
+
+    def _choose_strategy(self, asked: str | None) -> None:
+        strategies = available()
+        self.fields["strategy"].choices = [(name, cls.title) for name, cls in strategies.items()]
+        self.strategy_name = next(
+            (name for name in (asked, self.data.get("strategy") if self.is_bound else None,
+                               self.initial.get("strategy"), DEFAULT_STRATEGY)
+             if name in strategies), next(iter(strategies)))
+        self.strategy_info = describe(self.strategy_name)
+        self.fields["strategy"].initial = self.strategy_name
+
+    def _add_parameters(self, given: dict) -> None:
+        self.parameter_names = []
+        for parameter in self.strategy_info["parameters"]:
+            name = PARAM + parameter["name"]
+            self.fields[name] = parameter_field(parameter, given.get(parameter["name"]))
+            self.parameter_names.append(name)
+
+    @property
+    def parameter_fields(self) -> list:
+        return [self[name] for name in self.parameter_names]
+
+    @property
+    def sizing_fields(self) -> list:
+        return [self[field] for field, _key in SIZING_SETTINGS.values()]
+
+
+class BotForm(StrategyFields, forms.Form):
     portfolio = forms.ModelChoiceField(queryset=Portfolio.objects.none(), empty_label=None)
     name = forms.CharField(max_length=100)
     symbol = forms.RegexField(r"^[A-Za-z0-9]{2,30}$", max_length=30, initial="BTCUSDT",
@@ -81,11 +118,9 @@ class BotForm(forms.Form):
         self.fields["portfolio"].queryset = owned.filter(
             Q(active=True) | Q(pk=bot.portfolio_id if bot else None))
         self.fields["portfolio"].label_from_instance = lambda p: f"{p.name} ({p.mode})"
-        strategies = available()
-        self.fields["strategy"].choices = [(name, cls.title) for name, cls in strategies.items()]
-        self.strategy_name = self._chosen(strategies, strategy)
-        self.strategy_info = describe(self.strategy_name)
-        self._add_parameters()
+        self._choose_strategy(strategy)
+        self._add_parameters(bot.params if bot is not None and bot.strategy == self.strategy_name
+                             else {})
         if bot is not None and bot.orders.exists():
             for name in ("portfolio", "symbol"):  # its position is counted from its own fills
                 self.fields[name].disabled = True
@@ -99,36 +134,7 @@ class BotForm(forms.Form):
             return {}
         initial = {"portfolio": bot.portfolio_id, "name": bot.name, "symbol": bot.symbol,
                    "interval": bot.interval, "strategy": bot.strategy, "sizing": bot.sizing}
-        field, key = SIZING_SETTINGS.get(bot.sizing, (None, None))
-        if field and key in bot.sizing_config:
-            initial[field] = bot.sizing_config[key]
-        return initial
-
-    def _chosen(self, strategies: dict, asked: str | None) -> str:
-        for name in (asked, self.data.get("strategy") if self.is_bound else None,
-                     self.initial.get("strategy"), DEFAULT_STRATEGY):
-            if name in strategies:
-                return name
-        return next(iter(strategies))
-
-    def _add_parameters(self) -> None:
-        current = {}
-        if self.bot is not None and self.bot.strategy == self.strategy_name:
-            current = self.bot.params
-        self.parameter_names = []
-        for parameter in self.strategy_info["parameters"]:
-            name = PARAM + parameter["name"]
-            self.fields[name] = _parameter_field(parameter, current.get(parameter["name"]))
-            self.parameter_names.append(name)
-        self.fields["strategy"].initial = self.strategy_name
-
-    @property
-    def parameter_fields(self) -> list:
-        return [self[name] for name in self.parameter_names]
-
-    @property
-    def sizing_fields(self) -> list:
-        return [self[field] for field, _key in SIZING_SETTINGS.values()]
+        return {**initial, **sizing_initial(bot.sizing, bot.sizing_config)}
 
     # --- validation ---------------------------------------------------------------------------
 

@@ -17,5 +17,6 @@ urlpatterns = [
     path("portfolios/", include("portfolios.urls")),
     path("bots/", include("bots.urls")),
     path("risk/", include("risk.urls")),
+    path("backtests/", include("backtests.urls")),
     path("admin/", admin.site.urls),
 ]

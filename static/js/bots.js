@@ -33,27 +33,6 @@
     });
   });
 
-  // --- the bot form: show the one setting the sizing method uses ----------------------------
-  const SIZING_FIELDS = {
-    fixed_quote: "sizing_amount",
-    allocation_fraction: "sizing_fraction",
-    risk_per_trade: "sizing_risk_fraction",
-  };
-
-  function fitSizing() {
-    const form = document.getElementById("bot-form");
-    const method = form && form.querySelector("[name=sizing]");
-    if (!method) return;
-    Object.entries(SIZING_FIELDS).forEach(function ([name, field]) {
-      const row = form.querySelector('[data-field-row="' + field + '"]');
-      if (row) row.hidden = name !== method.value;
-    });
-  }
-  document.addEventListener("change", function (e) {
-    if (e.target.name === "sizing" && e.target.closest("#bot-form")) fitSizing();
-  });
-  fitSizing();
-
   // --- the bot's chart ----------------------------------------------------------------------
   const box = document.getElementById("bot-chart");
   if (!box || !window.LightweightCharts) return;
