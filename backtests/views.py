@@ -381,34 +381,46 @@ def backtest_chart_data(request, pk):
 @login_required
 @require_POST
 def backtest_cancel(request, pk):
-    run = _owned(request, pk)
+    return cancel_response(request, _owned(request, pk), cancel=backtest_run_cancel,
+                           partial="backtests/partials/run.html", context=_run_context,
+                           detail="backtests:detail", label="Backtest")
+
+
+def cancel_response(request, run, *, cancel, partial: str, context, detail: str, label: str):
+    """Cancel a run (a backtest or an optimisation): its partial for htmx, else a message and
+    its page."""
     problem = None
     try:
-        run = backtest_run_cancel(run=run)
+        run = cancel(run=run)
     except BacktestRefused as refused:
         problem = refused.errors.get("status") or str(refused)
     if _is_htmx(request):
-        return render(request, "backtests/partials/run.html", _run_context(run, problem))
+        return render(request, partial, context(run, problem))
     if problem:
         messages.error(request, problem)
     else:
-        messages.success(request, f"Backtest #{run.pk}: cancel requested." if run.status ==
-                         R.RUNNING else f"Backtest #{run.pk} cancelled.")
-    return redirect("backtests:detail", pk=run.pk)
+        messages.success(request, f"{label} #{run.pk}: cancel requested." if run.status ==
+                         R.RUNNING else f"{label} #{run.pk} cancelled.")
+    return redirect(detail, pk=run.pk)
 
 
 @login_required
 @require_POST
 def backtest_repeat(request, pk):
     """The same backtest again (the candles stored now may differ: see the data hash)."""
-    run = _owned(request, pk)
+    return repeat_response(request, _owned(request, pk), repeat=backtest_run_repeat,
+                           detail="backtests:detail", label="Backtest")
+
+
+def repeat_response(request, run, *, repeat, detail: str, label: str):
+    """Queue ``run`` again and show the new one (or say why it cannot run)."""
     try:
-        again = backtest_run_repeat(run=run)
+        again = repeat(run=run)
     except BacktestRefused as refused:
         messages.error(request, f"It cannot run again: {refused}")
-        return redirect("backtests:detail", pk=run.pk)
-    messages.success(request, f"Backtest #{again.pk} queued: #{run.pk} again.")
-    return redirect("backtests:detail", pk=again.pk)
+        return redirect(detail, pk=run.pk)
+    messages.success(request, f"{label} #{again.pk} queued: #{run.pk} again.")
+    return redirect(detail, pk=again.pk)
 
 
 # --- runs side by side -----------------------------------------------------------------------
