@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from celery.exceptions import ChordError, TimeLimitExceeded
+from django.conf import settings as django_settings
 from django.test import Client
 from django.utils import timezone
 
@@ -34,6 +35,7 @@ from backtests.optimisation import (
 )
 from backtests.services import BacktestRefused, code_version, stored_candles, symbol_filters
 from bots.strategies import get_strategy
+from marketdata.symbol_rules import symbols_changed
 from tests.backtests.conftest import assert_refused_in_words
 from tests.backtests.test_runs import received_events, store_candles
 from tests.support.servers import wait_until
@@ -187,6 +189,7 @@ def test_the_workers_are_asked_how_many_processes_they_run(settings, monkeypatch
             return answers
 
     monkeypatch.setattr(app.control, "inspect", Inspect)
+    settings.PLATFORM_PROFILE = "embedded"
     assert worker_processes() == 2  # embedded: the default, nobody is asked
     settings.PLATFORM_PROFILE = "served"
     assert worker_processes() == 4
@@ -383,6 +386,8 @@ def test_chords_run_on_the_embedded_thread_worker_with_its_in_process_results(tr
     """The embedded profile: memory broker, ``cache+memory://`` results, a thread pool."""
     from tradingsite import embedded
 
+    if django_settings.PLATFORM_PROFILE == "served":
+        pytest.skip("the embedded profile's worker (the served one is tested below)")
     assert app.conf.result_backend == "cache+memory://"
     store_candles(400)
     app.control.purge()  # tasks other tests queued without a worker
@@ -512,6 +517,7 @@ def test_the_admin_runs_again_and_cancels(boss, trader, candles,
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_grid_goes_through_a_real_celery_worker_to_done(trader, served_worker):
+    symbols_changed()  # the worker process may still hold symbol rules an earlier test stored
     store_candles(300)
     run = new_run(trader)  # committed at once: the start task goes to the broker
 
