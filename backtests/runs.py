@@ -28,6 +28,8 @@ def run_queue(model: type[WorkerRun], fields: dict, *, task: str) -> WorkerRun:
 def run_enqueue(run: WorkerRun, task: str) -> None:
     """Send ``task(run.pk)`` under the run's task id; a broker that refuses it fails the run
     in words rather than leaving it queued for ever."""
+    import backtests.tasks  # noqa: F401  (registers the tasks here; it imports the services)
+
     try:
         current_app.tasks[task].apply_async(args=[run.pk], task_id=run.celery_task_id)
     except Exception as error:  # the broker is down (any client error)

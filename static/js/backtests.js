@@ -28,6 +28,18 @@
     });
   });
 
+  // --- the compare selection survives a row fetched again (a late event, the poll) ----------
+  const chosen = new Set();
+  document.addEventListener("change", function (e) {
+    if (e.target.name !== "ids") return;
+    if (e.target.checked) chosen.add(e.target.value); else chosen.delete(e.target.value);
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    document.querySelectorAll("input[name=ids]").forEach(function (box) {
+      if (chosen.has(box.value)) box.checked = true;
+    });
+  });
+
   // --- charts -----------------------------------------------------------------------------
   const LC = window.LightweightCharts;
   if (!LC) return;
