@@ -62,17 +62,17 @@ def bot_position(bot: Bot, frame: pd.DataFrame | None = None) -> PositionView:
             opened_at = fill.executed_at
         state = apply_fill(state, fill.amounts(), base_asset=rules.base_asset,
                            quote_asset=rules.quote_asset)
-    if state.quantity <= 0 or _is_dust(rules, state, frame):
+    if state.quantity <= 0 or _is_dust(rules, state):
         return PositionView()
     average = state.cost / state.quantity
     return PositionView(quantity=state.quantity, average_price=average, opened_at=opened_at,
                         highest_price_since_entry=_highest_since(frame, opened_at, average))
 
 
-def _is_dust(rules, state: PositionState, frame: pd.DataFrame | None) -> bool:
-    price = (Decimal(str(frame["close"].iloc[-1])) if frame is not None and not frame.empty
-             else state.cost / state.quantity)
-    return bool(unsellable(rules, state.quantity, price=price))
+def _is_dust(rules, state: PositionState) -> bool:
+    """Dust at what it cost: a crash that takes a position under the minimum notional does
+    not make it flat (its exit is refused and tried again), as in the backtester."""
+    return bool(unsellable(rules, state.quantity, price=state.cost / state.quantity))
 
 
 def _highest_since(frame: pd.DataFrame | None, since: datetime, floor: Decimal) -> Decimal:

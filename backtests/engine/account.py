@@ -66,7 +66,7 @@ class Costs:
     def too_small(self, quantity: float, price: float) -> str:
         """Why an order of ``quantity`` at ``price`` cannot be placed, or ""."""
         if quantity <= 0:
-            return "buys less than one quantity step"
+            return "it is less than one quantity step"
         if quantity < self.min_qty * (1 - STEP_NOISE):
             return f"{quantity:g} is below the minimum quantity {self.min_qty:g}"
         if quantity * price < self.min_notional * (1 - STEP_NOISE):
@@ -99,11 +99,12 @@ class Account:
     def sellable(self) -> float:
         return self.costs.round_down(self.held)
 
-    def is_flat(self, price: float) -> bool:
-        """Flat when what is held cannot be sold (dust below a step, the minimum quantity or
-        the minimum notional): a live bot could not sell it either."""
+    def is_flat(self) -> bool:
+        """Flat when what is held is dust: below a step, the minimum quantity, or the
+        minimum notional at what it cost (so a position is not "flat" just because a crash
+        took it under the minimum: its exit is refused and tried again, as live)."""
         quantity = self.sellable()
-        return quantity <= 0 or bool(self.costs.too_small(quantity, price))
+        return quantity <= 0 or bool(self.costs.too_small(quantity, self.average_price))
 
     @property
     def average_price(self) -> float:
@@ -144,7 +145,7 @@ class Account:
         trade.entry_fee += fee
         trade.entry_price = (trade.entry_price * (trade.quantity - quantity)
                              + notional) / trade.quantity
-        self._record(bar, self.is_flat(price))
+        self._record(bar, self.is_flat())
         return trade
 
     def sell(self, *, bar: int, price: float, quantity: float, maker: bool,
@@ -160,7 +161,7 @@ class Account:
         self._proceeds += notional - fee
         self._sold += quantity
         self._sold_value += notional
-        trade, flat = self.open_trade, self.is_flat(price)
+        trade, flat = self.open_trade, self.is_flat()
         if trade is not None:
             trade.exit_fee += fee
             if flat:

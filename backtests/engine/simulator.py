@@ -156,7 +156,7 @@ class Simulation:
 
     def position_view(self, bar: int) -> PositionView:
         account = self.account
-        if account.is_flat(self.candles.close[bar]):
+        if account.is_flat():
             return PositionView()
         trade = account.open_trade
         return PositionView(
@@ -229,7 +229,9 @@ class Simulation:
         sellable = self.account.sellable()
         quantity = sellable if quantity is None else min(self.costs.round_down(quantity),
                                                           sellable)
-        if self.costs.too_small(quantity, price):
+        why = self.costs.too_small(quantity, price)
+        if why:
+            self._refuse(bar if decided_at is None else decided_at, f"sell not placed: {why}")
             return
         self.gate.order_sent(bar if decided_at is None else decided_at)
         trade = self.account.open_trade
@@ -285,7 +287,7 @@ def run_bars(sim: Simulation) -> None:
             sim.report_progress(bar)
         _fill_pending(sim, bar)
         _fill_resting(sim, bar)
-        if not sim.account.is_flat(candles.close[bar]):
+        if not sim.account.is_flat():
             sim._highest = max(sim._highest, candles.high[bar])
         if bar < sim.first_decision:
             continue
@@ -429,23 +431,28 @@ def _next(following: np.ndarray, bar: int) -> int | None:
 
 
 def _hold(sim: Simulation, entry_bar: int, exits: np.ndarray, stops: _Levels) -> int:
-    """Hold from ``entry_bar`` to the exit; the bar to look for the next entry from."""
-    candles, last = sim.candles, len(sim.candles) - 1
-    exit_signal = _next(exits, entry_bar)
-    until = last if exit_signal is None else exit_signal
-    if stops.any:
-        hit = _protective_bar(sim, stops, entry_bar, until)
+    """Hold from ``entry_bar`` to the exit; the bar to look for the next entry from. An exit
+    the filters refused (too small after a crash) leaves the position open: hold on."""
+    candles, last, bar = sim.candles, len(sim.candles) - 1, entry_bar
+    while True:
+        exit_signal = _next(exits, bar)
+        until = last if exit_signal is None else exit_signal
+        hit = _protective_bar(sim, stops, bar, until) if stops.any else None
         if hit is not None:
-            return hit + 1
-    if exit_signal is None or exit_signal >= last:
+            if sim.account.open_trade is None:
+                return hit + 1
+            bar = hit + 1
+            continue
         if exit_signal is not None:
             sim.decisions.append((exit_signal, "sell", SIGNAL_EXIT))
-        return last + 1  # still open at the end (or its exit had no candle to fill in)
-    sim.decisions.append((exit_signal, "sell", SIGNAL_EXIT))
-    price = sim.costs.taker_price("sell", candles.open[exit_signal + 1])
-    sim.fill_sell(bar=exit_signal + 1, price=price, reason="signal",
-                  decided_at=exit_signal)
-    return exit_signal + 1
+        if exit_signal is None or exit_signal >= last:
+            return last + 1  # still open at the end (or its exit had no candle to fill in)
+        price = sim.costs.taker_price("sell", candles.open[exit_signal + 1])
+        sim.fill_sell(bar=exit_signal + 1, price=price, reason="signal",
+                      decided_at=exit_signal)
+        if sim.account.open_trade is None:
+            return exit_signal + 1
+        bar = exit_signal + 1
 
 
 @dataclass(frozen=True)
@@ -473,7 +480,9 @@ def _protective_bar(sim: Simulation, levels: _Levels, start: int, until: int) ->
     cannot hide one), the strategy's Decimal check decides."""
     candles, average = sim.candles, sim.account.average_price
     low, high = candles.low[start:until + 1], candles.high[start:until + 1]
-    highest = np.maximum(np.maximum.accumulate(high), average)
+    entered = sim.account.open_trade.entry_bar  # the trailing stop counts every high since
+    highest = np.maximum.accumulate(candles.high[entered:until + 1])[start - entered:]
+    highest = np.maximum(highest, average)
     stop = np.zeros_like(low)
     if levels.stop_loss:
         stop = np.maximum(stop, average * (1 - levels.stop_loss))

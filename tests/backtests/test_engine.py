@@ -211,3 +211,18 @@ def test_selling_everything_leaves_no_step_behind_to_float_noise():
 
     assert costs.round_down(0.33453878) == pytest.approx(0.33453878, abs=1e-12)
     assert costs.round_down(0.334538789) == pytest.approx(0.33453878, abs=1e-12)
+
+
+def test_an_exit_below_the_minimum_notional_waits_for_the_next_exit_signal(loop):
+    # Bought 1 at 100 (minimum notional 50); the exit at 40 is too small to place, the one
+    # at 60 goes through.
+    frame = candles(flat(100, ENTER), flat(100), flat(40, EXIT), flat(40), flat(60, EXIT),
+                    flat(60))
+    filters = SymbolFilters(step_size=D("0.001"), min_notional=D(50))
+
+    result = run(frame, loop=loop, filters=filters, sizing="fixed_quote",
+                 sizing_config={"amount": "100"}, **NO_FEES)
+
+    [trade] = result.trades
+    assert (trade.exit_bar, trade.exit_price) == (5, 60)
+    assert (2, "sell not placed: 40.00 is below the minimum notional 50") in result.refusals
