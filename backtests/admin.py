@@ -69,8 +69,33 @@ class BacktestRunAddForm(forms.ModelForm):
                 "settings": {name: data.get(name) for name in SETTINGS}}
 
 
+class RunActions:
+    """Run again and Cancel, through the run's services (``repeat``, ``cancel_run``)."""
+
+    @admin.action(description="Run again (a new run asked the same way, same owner)")
+    def run_again(self, request, queryset):
+        for run in queryset.select_related("owner"):
+            try:
+                again = self.repeat(run=run)
+            except BacktestRefused as refused:
+                self.message_user(request, f"{run}: not run again: {refused}", messages.ERROR)
+            else:
+                self.message_user(request, f"{run}: queued again as #{again.pk}")
+
+    @admin.action(description="Cancel the selected runs")
+    def cancel(self, request, queryset):
+        for run in queryset:
+            try:
+                run = self.cancel_run(run=run)
+            except BacktestRefused as refused:
+                self.message_user(request, f"{run}: {refused}", messages.WARNING)
+            else:
+                done = "cancelled" if run.status == run.Status.CANCELLED else "asked to stop"
+                self.message_user(request, f"{run}: {done}")
+
+
 @admin.register(BacktestRun)
-class BacktestRunAdmin(admin.ModelAdmin):
+class BacktestRunAdmin(RunActions, admin.ModelAdmin):
     add_form = BacktestRunAddForm
     add_fieldsets = [
         (None, {"fields": list(RUN_FIELDS)}),
@@ -144,30 +169,12 @@ class BacktestRunAdmin(admin.ModelAdmin):
         url = reverse("backtest-trades-csv", args=[run.pk])
         return format_html('{} (<a href="{}">download CSV</a>)', len(run.trades()), url)
 
-    @admin.action(description="Run again (a new run with the same settings, same owner)")
-    def run_again(self, request, queryset):
-        for run in queryset.select_related("owner", "portfolio"):
-            try:
-                again = backtest_run_repeat(run=run)
-            except BacktestRefused as refused:
-                self.message_user(request, f"{run}: not run again: {refused}", messages.ERROR)
-            else:
-                self.message_user(request, f"{run}: queued again as #{again.pk}")
-
-    @admin.action(description="Cancel the selected runs")
-    def cancel(self, request, queryset):
-        for run in queryset:
-            try:
-                run = backtest_run_cancel(run=run)
-            except BacktestRefused as refused:
-                self.message_user(request, f"{run}: {refused}", messages.WARNING)
-            else:
-                done = "cancelled" if run.status == run.Status.CANCELLED else "asked to stop"
-                self.message_user(request, f"{run}: {done}")
+    repeat = staticmethod(backtest_run_repeat)
+    cancel_run = staticmethod(backtest_run_cancel)
 
 
 @admin.register(OptimisationRun)
-class OptimisationRunAdmin(admin.ModelAdmin):
+class OptimisationRunAdmin(RunActions, admin.ModelAdmin):
     """Optimisations are started from the API (or run again from here) and read here: the
     top scores as a table, the walk-forward windows and the parameters' stability."""
 
@@ -251,26 +258,8 @@ class OptimisationRunAdmin(admin.ModelAdmin):
         rows = (run.results or {}).get("stability")
         return format_html_join("", "<p>{}</p>", ((row["words"],) for row in rows or ())) or "-"
 
-    @admin.action(description="Run again (a new optimisation asked the same way, same owner)")
-    def run_again(self, request, queryset):
-        for run in queryset.select_related("owner"):
-            try:
-                again = optimisation_repeat(run=run)
-            except BacktestRefused as refused:
-                self.message_user(request, f"{run}: not run again: {refused}", messages.ERROR)
-            else:
-                self.message_user(request, f"{run}: queued again as #{again.pk}")
-
-    @admin.action(description="Cancel the selected optimisations")
-    def cancel(self, request, queryset):
-        for run in queryset:
-            try:
-                run = optimisation_cancel(run=run)
-            except BacktestRefused as refused:
-                self.message_user(request, f"{run}: {refused}", messages.WARNING)
-            else:
-                done = "cancelled" if run.status == run.Status.CANCELLED else "asked to stop"
-                self.message_user(request, f"{run}: {done}")
+    repeat = staticmethod(optimisation_repeat)
+    cancel_run = staticmethod(optimisation_cancel)
 
 
 SHOWN = ("trade_count", "total_return_pct", "max_drawdown_pct", "sharpe", "win_rate_pct")

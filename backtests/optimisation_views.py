@@ -36,6 +36,7 @@ from backtests.views import (
     _range_text,
     _sign,
     cancel_response,
+    create_response,
     figure_text,
     label,
     repeat_response,
@@ -141,10 +142,6 @@ def optimisation_row(request, pk):
 
 # --- the form ------------------------------------------------------------------------------
 
-def _form_page(request, form, status=200):
-    return render(request, "backtests/optimisation_form.html", {"form": form}, status=status)
-
-
 @login_required
 @require_GET
 def optimisation_parameters(request):
@@ -169,22 +166,10 @@ def optimisation_combinations(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def optimisation_create_view(request):
-    if request.method == "GET":
-        wanted = request.GET.get("from", "")
-        earlier = _owned(request, int(wanted)) if wanted.isdigit() else None
-        # ?strategy= is the form's own "show its parameters" button, for pages without htmx.
-        return _form_page(request, OptimisationForm(run=earlier,
-                                                    strategy=request.GET.get("strategy")))
-    form = OptimisationForm(request.POST)
-    if not form.is_valid():
-        return _form_page(request, form, status=400)
-    try:
-        run = optimisation_create(owner=request.user, **form.run_fields())
-    except BacktestRefused as refused:
-        form.add_refusal(refused)
-        return _form_page(request, form, status=400)
-    messages.success(request, f"Optimisation #{run.pk} queued.")
-    return redirect("backtests:optimisation-detail", pk=run.pk)
+    return create_response(request, form_class=OptimisationForm, owned=_owned,
+                           create=optimisation_create,
+                           template="backtests/optimisation_form.html",
+                           detail="backtests:optimisation-detail", label="Optimisation")
 
 
 # --- a run's page --------------------------------------------------------------------------

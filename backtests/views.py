@@ -205,10 +205,6 @@ def backtest_row(request, pk):
 
 # --- the form ------------------------------------------------------------------------------
 
-def _form_page(request, form, status=200):
-    return render(request, "backtests/form.html", {"form": form}, status=status)
-
-
 @login_required
 @require_GET
 def backtest_parameters(request):
@@ -223,22 +219,31 @@ def backtest_parameters(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def backtest_create_view(request):
+    return create_response(request, form_class=BacktestForm, owned=_owned,
+                           create=backtest_run_create, template="backtests/form.html",
+                           detail="backtests:detail", label="Backtest")
+
+
+def create_response(request, *, form_class, owned, create, template: str, detail: str,
+                    label: str):
+    """A run form (a backtest, an optimisation): GET shows it (``?from=<id>`` filled from an
+    earlier run, ``?strategy=`` its parameters: the no-htmx button), POST checks it, asks
+    ``create`` and goes to the new run's page, or shows the words beside the fields."""
     if request.method == "GET":
         wanted = request.GET.get("from", "")
-        earlier = _owned(request, int(wanted)) if wanted.isdigit() else None
-        # ?strategy= is the form's own "show its parameters" button, for pages without htmx.
-        return _form_page(request, BacktestForm(run=earlier,
-                                                strategy=request.GET.get("strategy")))
-    form = BacktestForm(request.POST)
+        earlier = owned(request, int(wanted)) if wanted.isdigit() else None
+        form = form_class(run=earlier, strategy=request.GET.get("strategy"))
+        return render(request, template, {"form": form})
+    form = form_class(request.POST)
     if not form.is_valid():
-        return _form_page(request, form, status=400)
+        return render(request, template, {"form": form}, status=400)
     try:
-        run = backtest_run_create(owner=request.user, **form.run_fields())
+        run = create(owner=request.user, **form.run_fields())
     except BacktestRefused as refused:
         form.add_refusal(refused)
-        return _form_page(request, form, status=400)
-    messages.success(request, f"Backtest #{run.pk} queued.")
-    return redirect("backtests:detail", pk=run.pk)
+        return render(request, template, {"form": form}, status=400)
+    messages.success(request, f"{label} #{run.pk} queued.")
+    return redirect(detail, pk=run.pk)
 
 
 # --- a run's page --------------------------------------------------------------------------
