@@ -72,7 +72,7 @@ from backtests.engine.optimise import (
 )
 from backtests.engine.walkforward import Window, walk_forward, walk_forward_windows
 from backtests.models import OptimisationRun
-from backtests.runs import run_announce, run_finish, run_queue
+from backtests.runs import run_announce, run_cancel, run_finish, run_queue
 from backtests.services import (
     STALE_AFTER,
     TIME_LIMIT,
@@ -624,18 +624,9 @@ def optimisation_cancel(*, run: OptimisationRun) -> OptimisationRun:
     with no chunk finished for longer than a task may take has lost its workers (an embedded
     platform restarted with its in-memory queue, say) and is cancelled at once. Cancelling a
     cancelled run again changes nothing; a finished one is refused."""
-    now = timezone.now()
-    limit = now - STALE_AFTER
-    rows = OptimisationRun.objects.filter(pk=run.pk)
-    stale = Q(status=S.RUNNING) & (Q(progressed_at__lt=limit)
-                                   | Q(progressed_at__isnull=True, started_at__lt=limit))
-    if rows.filter(Q(status=S.QUEUED) | stale).update(
-            status=S.CANCELLED, cancel_requested=True, finished_at=now):
-        run.refresh_from_db()
-        run_announce(run)
-        return run
-    rows.filter(status=S.RUNNING).update(cancel_requested=True)
-    run.refresh_from_db()
+    limit = timezone.now() - STALE_AFTER
+    run = run_cancel(run, lost=Q(progressed_at__lt=limit)
+                     | Q(progressed_at__isnull=True, started_at__lt=limit))
     if run.status in (S.DONE, S.FAILED):
         raise BacktestRefused({"status": f"optimisation #{run.pk} is {run.status}: there is "
                                          "nothing to cancel"})

@@ -8,6 +8,7 @@ import uuid
 
 from celery import current_app
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from backtests.models import WorkerRun
@@ -54,3 +55,18 @@ def run_finish(run: WorkerRun, status: str, *, expected: str = S.RUNNING, **fiel
 
 def run_announce(run: WorkerRun) -> None:
     publish_to_user(user_id=run.owner_id, event_type=run.EVENT, data=run.progress_event())
+
+
+def run_cancel(run: WorkerRun, *, lost: Q) -> WorkerRun:
+    """A queued run, or a running one matching ``lost`` (its worker is gone), is cancelled at
+    once; any other running one is asked to stop (``cancel_requested``) and stops at its next
+    check. A finished run is left as it is: the caller says why it cannot be cancelled."""
+    rows = type(run).objects.filter(pk=run.pk)
+    if rows.filter(Q(status=S.QUEUED) | (Q(status=S.RUNNING) & lost)).update(
+            status=S.CANCELLED, cancel_requested=True, finished_at=timezone.now()):
+        run.refresh_from_db()
+        run_announce(run)
+        return run
+    rows.filter(status=S.RUNNING).update(cancel_requested=True)
+    run.refresh_from_db()
+    return run

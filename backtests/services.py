@@ -38,7 +38,7 @@ from backtests.engine.checks import lookahead_check, warmup_check
 from backtests.engine.data import candles_from
 from backtests.engine.report import as_report
 from backtests.models import BacktestRun
-from backtests.runs import run_announce, run_finish, run_queue
+from backtests.runs import run_announce, run_cancel, run_finish, run_queue
 from bots.strategies import ParameterError, Strategy, get_strategy
 from bots.strategies.sizing import METHODS as SIZING_METHODS
 from bots.strategies.sizing import SizingError, size_intent
@@ -355,16 +355,7 @@ def backtest_run_cancel(*, run: BacktestRun) -> BacktestRun:
     and stops at its next progress check, within about PROGRESS_SECONDS. A run still running
     well past the task's hard time limit has lost its worker, and is cancelled at once.
     Cancelling a cancelled run again changes nothing; a finished one is refused."""
-    now = timezone.now()
-    rows = BacktestRun.objects.filter(pk=run.pk)
-    stale = Q(status=R.RUNNING, started_at__lt=now - STALE_AFTER)
-    if rows.filter(Q(status=R.QUEUED) | stale).update(
-            status=R.CANCELLED, cancel_requested=True, finished_at=now):
-        run.refresh_from_db()
-        run_announce(run)
-        return run
-    rows.filter(status=R.RUNNING).update(cancel_requested=True)
-    run.refresh_from_db()
+    run = run_cancel(run, lost=Q(started_at__lt=timezone.now() - STALE_AFTER))
     if run.status in (R.DONE, R.FAILED):
         raise BacktestRefused({"status": f"run #{run.pk} is {run.status}: there is nothing "
                                          f"to cancel"})
