@@ -321,6 +321,9 @@ def _plan_intent(bot, decision, intent: Intent, bar, position, blockers, plan: P
 def _buy_fields(bot: Bot, intent: Intent, bar) -> dict:
     """Size the entry, then fit it into what the budget has left (in the same transaction as
     the order intent, holding the portfolio's row)."""
+    if intent.close_fraction is not None:
+        raise OrderRefused("a buy that closes a share of a position covers a short: bots "
+                           "trade spot and never hold one")
     close = Decimal(str(bar["close"]))
     price = intent.price if intent.order_type == "limit" else close
     amount = intent.quote_amount or (intent.quantity * price if intent.quantity else None)

@@ -10,7 +10,13 @@ into JSON with Decimal money.
 from __future__ import annotations
 
 from backtests.engine.config import BacktestConfig, SymbolFilters
-from backtests.engine.data import CandleError, data_hash, infer_interval, load_csv
+from backtests.engine.data import (
+    CandleError,
+    data_hash,
+    infer_interval,
+    load_csv,
+    load_funding,
+)
 from backtests.engine.results import BacktestCancelled, BacktestResult, Curve, Trade
 from backtests.engine.run import run_backtest
 
@@ -25,5 +31,6 @@ __all__ = [
     "data_hash",
     "infer_interval",
     "load_csv",
+    "load_funding",
     "run_backtest",
 ]

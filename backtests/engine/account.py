@@ -123,6 +123,10 @@ class Account:
             return starting_cash, 0.0
         return self.event_cash[index], self.event_held[index]
 
+    def free_before(self, bar: int, starting_cash: float) -> float:
+        """The cash free to open a position with after every fill before ``bar``."""
+        return self.state_before(bar, starting_cash)[0]
+
     # --- fills -----------------------------------------------------------------------------
 
     def buy(self, *, bar: int, price: float, quantity: float, maker: bool,

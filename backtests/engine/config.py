@@ -16,6 +16,12 @@ from risk.rules import Limits
 
 ZERO = Decimal(0)
 FeeAsset = Literal["received", "quote"]
+Market = Literal["spot", "futures"]
+Direction = Literal["long", "short", "both"]
+MAX_LEVERAGE = 125  # Binance USD-M's highest
+# Binance USD-M's maintenance margin rate for the smallest position tier of BTCUSDT (0.4%);
+# larger tiers and other symbols ask more, a trader sets theirs.
+DEFAULT_MAINTENANCE_MARGIN = Decimal("0.004")
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,11 @@ class BacktestConfig:
     allocation is the cash free at the time, so allocation_fraction 1 is all-in.
     ``limits`` and ``protections`` are the pre-trade rules of ``risk.rules`` and
     ``risk.protections``, applied to every entry as the live bot applies them.
+
+    ``market`` "futures" simulates a USD-M perpetual: one position, long or short as
+    ``direction`` allows, ``leverage`` times the margin the sizing commits, isolated margin
+    liquidated at ``maintenance_margin`` (a fraction of the position's value), fees in the
+    quote asset. Spot is long-only, unleveraged.
     """
 
     cash: Decimal = Decimal(10_000)
@@ -78,6 +89,10 @@ class BacktestConfig:
     limits: Limits | None = None
     protections: tuple[Protection, ...] = ()
     interval: str = "1m"
+    market: Market = "spot"
+    leverage: int = 1
+    direction: Direction = "long"
+    maintenance_margin: Decimal = DEFAULT_MAINTENANCE_MARGIN
 
     def __post_init__(self) -> None:
         if self.cash <= 0:
@@ -89,6 +104,28 @@ class BacktestConfig:
             raise ValueError("slippage and spread cannot be negative")
         if self.fee_asset not in ("received", "quote"):
             raise ValueError("fee_asset must be 'received' or 'quote'")
+        self._check_market()
+
+    def _check_market(self) -> None:
+        if self.market not in ("spot", "futures"):
+            raise ValueError(f"market must be 'spot' or 'futures', not {self.market!r}")
+        if self.direction not in ("long", "short", "both"):
+            raise ValueError("direction must be 'long', 'short' or 'both'")
+        if not (isinstance(self.leverage, int) and 1 <= self.leverage <= MAX_LEVERAGE):
+            raise ValueError(f"leverage must be a whole number from 1 to {MAX_LEVERAGE}")
+        if self.market == "spot" and (self.leverage != 1 or self.direction != "long"):
+            raise ValueError("spot is long-only without leverage: choose the futures market "
+                             "to short or to use leverage")
+        if not ZERO <= self.maintenance_margin < Decimal("0.5"):
+            raise ValueError("maintenance_margin must be at least 0 and below 0.5 "
+                             "(0.004 = 0.4%)")
+        if self.market == "futures" and self.maintenance_margin * self.leverage >= 1:
+            raise ValueError(f"at {self.leverage}x a maintenance margin of "
+                             f"{self.maintenance_margin} liquidates a position at once")
+
+    @property
+    def is_futures(self) -> bool:
+        return self.market == "futures"
 
     @property
     def has_limits(self) -> bool:

@@ -98,3 +98,32 @@ def data_hash(candles: pd.DataFrame) -> str:
         array = values.astype("int64") if column == "open_time" else values
         digest.update(np.ascontiguousarray(array.to_numpy()).tobytes())
     return digest.hexdigest()
+
+
+FUNDING_TIMES = ("fundingTime", "calc_time", "time")
+FUNDING_RATES = ("fundingRate", "last_funding_rate", "rate")
+
+
+def load_funding(source: str | Path | bytes) -> pd.Series:
+    """Funding rates by funding time (aware UTC), oldest first, from what Binance gives:
+    the JSON list of ``GET /fapi/v1/fundingRate`` or a CSV with a header naming a time
+    column (fundingTime / calc_time, in milliseconds) and a rate column (fundingRate /
+    last_funding_rate), as data.binance.vision's fundingRate files."""
+    raw = source if isinstance(source, bytes) else Path(source).read_bytes()
+    try:
+        frame = (pd.read_json(io.BytesIO(raw), dtype=False) if raw.lstrip()[:1] == b"["
+                 else pd.read_csv(io.BytesIO(raw)))
+    except (ValueError, pd.errors.ParserError) as error:
+        raise CandleError(f"not a funding rate file: {error}") from None
+    time = next((c for c in FUNDING_TIMES if c in frame.columns), None)
+    rate = next((c for c in FUNDING_RATES if c in frame.columns), None)
+    if time is None or rate is None:
+        raise CandleError(f"a funding file needs a time column ({', '.join(FUNDING_TIMES)}) "
+                          f"and a rate column ({', '.join(FUNDING_RATES)})")
+    rates = pd.to_numeric(frame[rate], errors="coerce")
+    if rates.isna().any():
+        raise CandleError(f"funding row {int(rates.isna().to_numpy().argmax()) + 1}: "
+                          f"{rate} is not a number")
+    series = pd.Series(rates.to_numpy(dtype="float64"),
+                       index=pd.DatetimeIndex(_times(frame[time])), name="funding_rate")
+    return series.sort_index()

@@ -55,7 +55,9 @@ def _trade(trade: Trade, result: BacktestResult, strategy: Strategy) -> dict[str
         "pnl": _money(trade.pnl),
         "return_pct": _percent(trade.return_pct),
         "exit_reason": trade.exit_reason,
-        "entry_words": _words(strategy.entry_reason, result, trade.signal_bar),
+        "side": trade.side,
+        "funding": _money(trade.funding),
+        "entry_words": _words(_reasons(strategy, trade)[0], result, trade.signal_bar),
         "exit_words": trade.exit_note or _exit_words(trade, result, strategy),
         "entry_bar": trade.entry_bar,
         "exit_bar": trade.exit_bar,
@@ -66,8 +68,15 @@ def _exit_words(trade: Trade, result: BacktestResult, strategy: Strategy) -> str
     if trade.exit_reason == "open_at_end":
         return "still open at the end: valued at the last close"
     if trade.exit_reason == "signal" and trade.exit_bar:
-        return _words(strategy.exit_reason, result, trade.exit_bar - 1)
+        return _words(_reasons(strategy, trade)[1], result, trade.exit_bar - 1)
     return trade.exit_reason.replace("_", " ")
+
+
+def _reasons(strategy: Strategy, trade: Trade):
+    """The strategy's wording of an entry and an exit, for the trade's side."""
+    if trade.side == "short":
+        return strategy.short_entry_reason, strategy.short_exit_reason
+    return strategy.entry_reason, strategy.exit_reason
 
 
 def _words(reason, result: BacktestResult, bar: int) -> str:

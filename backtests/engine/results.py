@@ -12,15 +12,19 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-EXIT_REASONS = ("signal", "stop_loss", "take_profit", "trailing_stop", "open_at_end")
+EXIT_REASONS = ("signal", "stop_loss", "take_profit", "trailing_stop", "liquidation",
+                "open_at_end")
 
 
 @dataclass
 class Trade:
-    """One round trip, long. ``entry_bar``/``exit_bar`` are row numbers in the candles: the
-    bar whose open (market orders) or range (stops, limits) the fill happened in.
-    ``signal_bar`` is the bar whose close decided the entry. ``fees`` are in the quote
-    asset (a base-asset fee valued at its fill price); ``pnl`` is net of them.
+    """One round trip, long (spot or futures) or short (futures). ``entry_bar``/``exit_bar``
+    are row numbers in the candles: the bar whose open (market orders) or range (stops,
+    limits) the fill happened in. ``signal_bar`` is the bar whose close decided the entry.
+    ``fees`` are in the quote asset (a base-asset fee valued at its fill price); ``pnl`` is
+    net of them and of ``funding`` (futures: paid when positive, received when negative).
+    ``cost`` is what the trade put up: the quote spent (spot) or the margin (futures), so
+    ``return_pct`` is a futures trade's return on margin, as Binance shows it.
     ``exit_reason`` is one of ``EXIT_REASONS`` (or a strategy's own exit tag)."""
 
     entry_bar: int
@@ -38,6 +42,8 @@ class Trade:
     return_pct: float = 0.0
     cost: float = 0.0  # quote spent on the entry, fee included
     exit_note: str = ""  # a protective exit's words (signal exits are worded on demand)
+    side: str = "long"  # "short": a futures short
+    funding: float = 0.0
 
     @property
     def fees(self) -> float:

@@ -1,7 +1,7 @@
 """The risk rules and protections of ``risk`` applied to a backtest's entries, as the live
 bot applies them: the same ``risk.rules.check`` on the account as the backtest has it at the
 decision's close, the same protections on the trades closed so far. Exits are never checked
-(a sell only reduces a long)."""
+(they only reduce a position)."""
 
 from __future__ import annotations
 
@@ -48,15 +48,18 @@ class RiskGate:
     def active(self) -> bool:
         return self.limits is not None or bool(self.protections)
 
-    def approve(self, *, bar: int, now: datetime, notional: float) -> tuple[float, str]:
-        """(notional allowed, why it was cut or refused): 0 means refused."""
+    def approve(self, *, bar: int, now: datetime, notional: float, side: str = "buy",
+                leverage: int = 1) -> tuple[float, str]:
+        """(notional allowed, why it was cut or refused): 0 means refused. A futures short's
+        entry is a sell; ``leverage`` is the position's (futures)."""
         lock = self._lock(bar, now)
         if lock is not None:
             return 0.0, f"protection {lock.protection}: {lock.reason}"
         if self.limits is None:
             return notional, ""
         verdict = risk_check(
-            RiskIntent(symbol=self.symbol, side="buy", notional=as_decimal(notional)),
+            RiskIntent(symbol=self.symbol, side=side, notional=as_decimal(notional),
+                       leverage=Decimal(leverage)),
             self._account_state(bar, now), self.limits, quote_asset=self.quote)
         if verdict.action == "approve":
             return notional, ""
@@ -108,8 +111,9 @@ class RiskGate:
             equity=as_decimal(equity),
             equity_peak=as_decimal(self._equity_peak(bar)),
             day_start_equity=as_decimal(self._day_start_equity(now)),
-            free_balance=as_decimal(cash),
-            positions={self.symbol: as_decimal(held * self.close[bar])} if held > 0 else {},
+            free_balance=as_decimal(self.account.free_before(bar + 1, self.starting_cash)),
+            # Signed: a futures short is a negative position.
+            positions={self.symbol: as_decimal(held * self.close[bar])} if held else {},
             orders_last_minute=self._orders_last_minute(now),
         )
 
@@ -134,8 +138,9 @@ class RiskGate:
             if end <= begin:
                 continue
             cash, held = account.state_before(begin + 1, self.starting_cash)
-            top = self.close[begin:end].max() if held > 0 else 0.0
-            highest = max(highest, cash + held * top)
+            closes = self.close[begin:end]
+            best = closes.max() if held > 0 else closes.min() if held < 0 else 0.0
+            highest = max(highest, cash + held * best)
         return highest
 
     def _day_start_equity(self, now: datetime) -> float:

@@ -9,6 +9,7 @@ import pandas as pd
 from backtests.engine import metrics
 from backtests.engine.config import BacktestConfig
 from backtests.engine.data import CandleError, candles_from, interval_step
+from backtests.engine.futures import funding_per_bar, run_futures
 from backtests.engine.results import BacktestResult, Curve
 from backtests.engine.simulator import (
     Candles,
@@ -30,11 +31,23 @@ FILL_NOTE = (
     "stops and take profits inside the candle that reached them, at their level (or at the "
     "open when the candle gapped past it)."
 )
+FUTURES_NOTE = (
+    "USD-M futures at {leverage}x on isolated margin: fees in {quote}, liquidation where the "
+    "margin left meets the {maintenance}% maintenance margin, a liquidated position losing its "
+    "whole margin; exits are reduce-only (never refused for size)."
+)
+MIRRORED_SHORTS_NOTE = (
+    "The strategy has no short signals of its own: shorts open on its exit signal and close "
+    "on its entry signal."
+)
+NO_FUNDING_NOTE = "No funding series was given: funding is ignored."
+FUNDING_NOTE = ("Funding is paid at each funding time the position was open over, at the "
+                "candle's open price ({total} {quote} in all: positive paid, negative received).")
 
 
 def run_backtest(strategy: Strategy, candles: pd.DataFrame, config: BacktestConfig | None = None,
                  *, progress: Progress | None = None, loop: Loop = "auto",
-                 trade_from: int = 0) -> BacktestResult:
+                 trade_from: int = 0, funding: pd.Series | None = None) -> BacktestResult:
     """Run ``strategy`` over ``candles`` (open_time, open, high, low, close, volume; oldest
     first). ``progress(fraction)`` is called now and then; it may raise
     ``BacktestCancelled`` to stop the run. ``loop`` forces one of the two loops (tests
@@ -42,7 +55,10 @@ def run_backtest(strategy: Strategy, candles: pd.DataFrame, config: BacktestConf
 
     ``trade_from``: the first candle the strategy may decide on; the candles before it only
     warm its indicators up, and the curve and the figures start there (a walk-forward's
-    out-of-sample window)."""
+    out-of-sample window).
+
+    ``funding``: futures funding rates indexed by their funding times (0.0001 = 0.01%);
+    without it a futures backtest ignores funding, and says so."""
     config = config or BacktestConfig()
     if not {"open_time", "open", "high", "low", "close"} <= set(candles.columns):
         raise CandleError("candles need open_time, open, high, low and close columns")
@@ -52,13 +68,43 @@ def run_backtest(strategy: Strategy, candles: pd.DataFrame, config: BacktestConf
     prepared = strategy.prepare(candles)
     if not 0 <= trade_from < len(candles):
         raise CandleError(f"trade_from {trade_from} is outside the {len(candles)} candles")
-    sim = Simulation(strategy, config, Candles.of(prepared, interval_step(config.interval)),
-                     progress=progress, trade_from=trade_from)
-    signal_loop = loop == "signals" or (loop == "auto" and uses_default_on_bar(strategy))
-    (run_signals if signal_loop else run_bars)(sim)
+    step = interval_step(config.interval)
+    sim = Simulation(strategy, config, Candles.of(prepared, step), progress=progress,
+                     trade_from=trade_from)
+    if config.is_futures:
+        _check_futures(strategy, loop)
+        run_futures(sim, funding_per_bar(funding, sim.candles.open_times, step))
+    else:
+        signal_loop = loop == "signals" or (loop == "auto" and uses_default_on_bar(strategy))
+        (run_signals if signal_loop else run_bars)(sim)
     if progress is not None:
         progress(1.0)
-    return _result(strategy, config, sim)
+    result = _result(strategy, config, sim)
+    if config.is_futures:
+        result.notes.extend(_futures_notes(strategy, config, sim, funding))
+    return result
+
+
+def _check_futures(strategy: Strategy, loop: Loop) -> None:
+    if not uses_default_on_bar(strategy) or loop == "bars":
+        raise ValueError(f"{strategy.name} manages its own orders (it overrides on_bar): "
+                         f"futures backtests run strategies that trade on their signals; "
+                         f"backtest it on spot")
+
+
+def _futures_notes(strategy: Strategy, config: BacktestConfig, sim: Simulation,
+                   funding: pd.Series | None) -> list[str]:
+    quote = config.filters.quote_asset
+    notes = [FUTURES_NOTE.format(leverage=config.leverage, quote=quote,
+                                 maintenance=config.maintenance_margin * 100)]
+    if config.direction != "long" and not strategy.has_own_short_signals(sim.candles.prepared):
+        notes.append(MIRRORED_SHORTS_NOTE)
+    if funding is None or funding.empty:
+        notes.append(NO_FUNDING_NOTE)
+    else:
+        total = round(sim.account.funding_paid, 8)
+        notes.append(FUNDING_NOTE.format(total=total, quote=quote))
+    return notes
 
 
 def _result(strategy: Strategy, config: BacktestConfig, sim: Simulation) -> BacktestResult:

@@ -27,6 +27,7 @@ import pandas as pd
 
 from backtests.engine.account import Account, Costs
 from backtests.engine.config import BacktestConfig
+from backtests.engine.margin import FuturesAccount
 from backtests.engine.results import BacktestCancelled, Trade  # noqa: F401  (re-raised)
 from backtests.engine.risk_gate import RiskGate
 from bots.strategies import (
@@ -139,10 +140,17 @@ class Simulation:
     pending: list[Pending] = field(default_factory=list)
     resting: list[Resting] = field(default_factory=list)
     _highest: float = 0.0  # highest high since the position opened
+    _lowest: float = 0.0  # lowest low since a short opened
+    _reported: int = 0  # the bar progress was last reported at
 
     def __post_init__(self) -> None:
         self.costs = Costs.of(self.config)
-        self.account = Account(self.costs, float(self.config.cash))
+        if self.config.is_futures:
+            self.account = FuturesAccount.open_account(
+                self.costs, float(self.config.cash), leverage=self.config.leverage,
+                maintenance=float(self.config.maintenance_margin))
+        else:
+            self.account = Account(self.costs, float(self.config.cash))
         self.gate = RiskGate(self.config, self.account, self.candles.close,
                              self.candles.close_times)
 
@@ -258,6 +266,12 @@ class Simulation:
     def report_progress(self, bar: int) -> None:
         if self.progress is not None:
             self.progress(bar / max(len(self.candles), 1))
+
+    def progress_at(self, bar: int) -> None:
+        """For loops that jump: report when PROGRESS_EVERY bars have passed since the last."""
+        if bar - self._reported >= PROGRESS_EVERY:
+            self.report_progress(bar)
+            self._reported = bar
 
     def finish(self) -> None:
         """Value a position still open at the last close, then give every trade its times
@@ -397,11 +411,9 @@ def run_signals(sim: Simulation) -> None:
     entries = _next_index(candles.enter & ~candles.exit, first)
     exits = _next_index(candles.exit, first)
     stops = _Levels.of(sim.strategy)
-    bar, reported = first, 0
+    bar = first
     while bar <= last:
-        if bar - reported >= PROGRESS_EVERY:
-            sim.report_progress(bar)
-            reported = bar
+        sim.progress_at(bar)
         signal = _next(entries, bar)
         if signal is None:
             break

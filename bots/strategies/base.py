@@ -31,6 +31,7 @@ EXIT_PARAMETERS = (
 )
 
 SIGNAL_COLUMNS = ("enter_long", "exit_long")
+SHORT_COLUMNS = ("enter_short", "exit_short")
 
 
 class Strategy:
@@ -105,6 +106,31 @@ class Strategy:
 
     def exit_reason(self, bar: Mapping[str, Any]) -> str:
         return "exit signal"
+
+    # --- shorts (USD-M futures backtests) ------------------------------------------------------
+
+    def short_signals(self, prepared: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+        """(enter_short, exit_short) over the prepared frame. A strategy may write its own
+        ``enter_short`` / ``exit_short`` columns in ``prepare``; without them a short is the
+        long's mirror: it opens on the exit signal and closes on the entry signal (the fast
+        SMA crossing below the slow one, RSI above its upper band)."""
+        if set(SHORT_COLUMNS) <= set(prepared.columns):
+            return (prepared["enter_short"].fillna(False).astype(bool),
+                    prepared["exit_short"].fillna(False).astype(bool))
+        return prepared["exit_long"], prepared["enter_long"]
+
+    def has_own_short_signals(self, prepared: pd.DataFrame) -> bool:
+        return set(SHORT_COLUMNS) <= set(prepared.columns)
+
+    def short_entry_reason(self, bar: Mapping[str, Any]) -> str:
+        if "enter_short" in bar:
+            return "short entry signal"
+        return self.exit_reason(bar)
+
+    def short_exit_reason(self, bar: Mapping[str, Any]) -> str:
+        if "exit_short" in bar:
+            return "short exit signal"
+        return self.entry_reason(bar)
 
 
 def with_signals(

@@ -28,17 +28,24 @@ def as_decimal(value: float | Decimal) -> Decimal:
 
 @dataclass(frozen=True)
 class PositionView:
-    """The bot's long position. ``highest_price_since_entry`` is the highest high seen since
-    the entry (the caller keeps it; ``None`` falls back to the average price)."""
+    """The bot's position: ``quantity`` above zero is long, below zero short (USD-M futures,
+    in backtests). ``highest_price_since_entry`` / ``lowest_price_since_entry`` are the
+    highest high and lowest low seen since the entry, for a long's and a short's trailing
+    stop (the caller keeps them; ``None`` falls back to the average price)."""
 
     quantity: Decimal = ZERO
     average_price: Decimal = ZERO
     opened_at: datetime | None = None
     highest_price_since_entry: Decimal | None = None
+    lowest_price_since_entry: Decimal | None = None
 
     @property
     def is_flat(self) -> bool:
-        return self.quantity <= 0
+        return self.quantity == 0
+
+    @property
+    def is_short(self) -> bool:
+        return self.quantity < 0
 
 
 FLAT = PositionView()
@@ -58,7 +65,8 @@ class OpenOrderView:
 @dataclass(frozen=True, kw_only=True)
 class Intent:
     """An order the strategy wants. Sizes: give at most one of ``quote_amount``, ``quantity``
-    and ``close_fraction`` (sells only; 1 = the whole position). None of them means "let
+    and ``close_fraction`` (a share of the position the order closes: a sell closes a long,
+    a buy a short; 1 = the whole position). None of them means "let
     position sizing decide".
 
     ``trigger_price`` is set on protective exits: the level that was crossed inside the bar.
@@ -102,8 +110,8 @@ def _intent_problem(intent: Intent) -> str | None:
         return "give only one of quote_amount, quantity and close_fraction"
     if any(size <= 0 for size in sizes):
         return "an order size must be positive"
-    if intent.close_fraction is not None and (intent.side != "sell" or intent.close_fraction > 1):
-        return "close_fraction is for sells and at most 1 (the whole position)"
+    if intent.close_fraction is not None and intent.close_fraction > 1:
+        return "close_fraction is at most 1 (the whole position)"
     return None
 
 

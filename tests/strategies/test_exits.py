@@ -87,3 +87,27 @@ def test_on_bar_applies_protective_exits_before_signals(name):
     ctx = Context(bar=bar(low=90.0, enter_long=False, exit_long=True), position=LONG)
     [intent] = strategy.on_bar(ctx)
     assert intent.tag == "stop_loss"
+
+
+def test_a_trailing_level_the_bars_own_high_raised_fills_at_the_level_not_the_open():
+    # Opened at 105, above the standing level 90; rose to 130 (level 117), fell to 110:
+    # the stop was met at 117 on the way down, after the open.
+    intent = exit_for(trail="10", open_=105.0, high=130.0, low=110.0)
+    assert (intent.tag, intent.trigger_price) == ("trailing_stop", D(117))
+
+
+SHORT = PositionView(D(-2), D(100), None, lowest_price_since_entry=D(80))
+
+
+def test_a_shorts_exits_are_the_mirror_of_a_longs():
+    stop = exit_for(PositionView(D(-2), D(100)), stop="5", high=105.0, low=99.0, open_=100.0)
+    assert (stop.side, stop.tag, stop.trigger_price) == ("buy", "stop_loss", D(105))
+    assert "above the average price 100" in stop.reason
+    take = exit_for(PositionView(D(-2), D(100)), take="10", high=95.0, low=90.0, open_=94.0)
+    assert (take.side, take.tag, take.trigger_price) == ("buy", "take_profit", D(90))
+    trail = exit_for(SHORT, trail="10", high=88.0, low=85.0, open_=86.0)
+    assert (trail.tag, trail.trigger_price) == ("trailing_stop", D(88))
+    assert "10% above the lowest price 80 since entry" in trail.reason
+    gapped = exit_for(SHORT, trail="10", high=95.0, low=90.0, open_=93.0)
+    assert gapped.trigger_price == D(93)  # opened above the standing 88: filled at the open
+    assert exit_for(SHORT, trail="10", high=87.9, low=85.0, open_=86.0) is None
