@@ -27,8 +27,8 @@ from backtests.services import BacktestRefused, backtest_run_cancel, backtest_ru
 from bots.strategies import available, describe
 
 CSV_COLUMNS = ("entry_time", "exit_time", "entry_price", "exit_price", "quantity", "fees", "pnl",
-               "return_pct", "exit_reason", "entry_words", "exit_words")
-WORDS = frozenset({"exit_reason", "entry_words", "exit_words"})
+               "return_pct", "exit_reason", "entry_words", "exit_words", "side", "funding")
+WORDS = frozenset({"exit_reason", "entry_words", "exit_words", "side"})
 
 
 class BacktestRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,

@@ -26,12 +26,13 @@ SIZING_LABELS = {"fixed_quote": "fixed amount per entry",
                  "allocation_fraction": "fraction of the cash (all-in: 1)",
                  "risk_per_trade": "risk per trade (needs a stop loss)"}
 SIZING_INITIAL = {"sizing_amount": "100", "sizing_fraction": "1", "sizing_risk_fraction": "0.01"}
-SETTINGS = ("cash", "fee", "fee_asset", "slippage_bps", "sizing")
+SETTINGS = ("cash", "fee", "fee_asset", "slippage_bps", "sizing", "leverage", "direction")
 # Where each of the service's complaints is shown; anything else goes above the form.
 FIELD_OF_ERROR = {"strategy": "strategy", "symbol": "symbol", "candles": "symbol",
                   "interval": "interval", "start": "start", "end": "end", "cash": "cash",
                   "fee": "fee", "fee_asset": "fee_asset", "slippage_bps": "slippage_bps",
-                  "sizing": "sizing"}
+                  "sizing": "sizing", "market": "market", "leverage": "leverage",
+                  "direction": "direction"}
 
 
 def _number(label: str, help_text: str, initial: str) -> forms.CharField:
@@ -60,6 +61,9 @@ class RunForm(StrategyFields, forms.Form):
                               widget=forms.TextInput(attrs={"list": "backtest-symbols",
                                                             "autocomplete": "off"}),
                               help_text="its candles must be stored (backfill_klines)")
+    market = forms.ChoiceField(choices=[("spot", "spot"), ("futures", "USD-M futures")],
+                               initial="spot", required=False,
+                               help_text="futures: long and short, leveraged")
     interval = forms.ChoiceField(choices=[(i, i) for i in INTERVALS], initial="1h")
     start = _date("Start", "first day (empty: the oldest stored candle)")
     end = _date("End", "last day, included (empty: up to the newest stored candle)")
@@ -71,6 +75,12 @@ class RunForm(StrategyFields, forms.Form):
                  ("quote", "the quote asset, added to the cost")])
     slippage_bps = _number("Slippage (bps)", "on every taker fill (1 bps = 0.01 %)",
                            DEFAULT_SETTINGS["slippage_bps"])
+    leverage = _number("Leverage", "futures only: 1 to 125 (the margin the sizing commits, "
+                       "times this)", str(DEFAULT_SETTINGS["leverage"]))
+    direction = forms.ChoiceField(
+        label="Direction", initial=DEFAULT_SETTINGS["direction"], required=False,
+        choices=[("long", "long only"), ("short", "short only"), ("both", "long and short")],
+        help_text="futures only; spot is long-only")
     sizing = forms.ChoiceField(label="Sizing", initial=DEFAULT_SETTINGS["sizing"],
                                choices=list(SIZING_LABELS.items()),
                                help_text="how much an entry spends")
@@ -97,6 +107,7 @@ class RunForm(StrategyFields, forms.Form):
             return {}
         settings = {**DEFAULT_SETTINGS, **run.settings}
         initial = {"strategy": run.strategy, "symbol": run.symbol, "interval": run.interval,
+                   "market": run.market,
                    "start": run.start.date() if run.start else None,
                    # The end is exclusive, the date input's last day included.
                    "end": (run.end - timedelta(microseconds=1)).date() if run.end else None,
@@ -105,7 +116,8 @@ class RunForm(StrategyFields, forms.Form):
 
     @property
     def settings_fields(self) -> list:
-        return [self[name] for name in ("cash", "fee", "fee_asset", "slippage_bps")]
+        return [self[name] for name in ("cash", "fee", "fee_asset", "slippage_bps", "leverage",
+                                        "direction")]
 
     def clean_symbol(self):
         return self.cleaned_data["symbol"].strip().upper()
@@ -131,8 +143,8 @@ class RunForm(StrategyFields, forms.Form):
         if field and data.get(field):
             settings["sizing_config"] = {key: data[field].strip()}
         return {"strategy": data["strategy"], "symbol": data["symbol"],
-                "interval": data["interval"], "start": _midnight(data.get("start")),
-                "end": end, "settings": settings}
+                "market": data.get("market") or "spot", "interval": data["interval"],
+                "start": _midnight(data.get("start")), "end": end, "settings": settings}
 
 
 class BacktestForm(RunForm):

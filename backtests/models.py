@@ -126,7 +126,8 @@ class BacktestRun(WorkerRun):
         """What `backtest_run_create` needs to run this backtest again, as it was asked."""
         return {"owner": self.owner, "strategy": self.strategy, "params": dict(self.params),
                 "symbol": self.symbol, "interval": self.interval, "start": self.start,
-                "end": self.end, "settings": dict(self.settings), "portfolio": self.portfolio}
+                "end": self.end, "settings": dict(self.settings), "portfolio": self.portfolio,
+                "market": self.market}
 
 
 class OptimisationRun(WorkerRun):
@@ -218,4 +219,4 @@ class OptimisationRun(WorkerRun):
                 "fixed": dict(self.fixed), "objective": self.objective,
                 "min_trades": self.min_trades, "samples": self.samples, "seed": self.seed,
                 "in_sample": self.in_sample, "out_of_sample": self.out_of_sample,
-                "step": self.step}
+                "step": self.step, "market": self.market}

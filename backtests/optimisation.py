@@ -78,9 +78,9 @@ from backtests.services import (
     TIME_LIMIT,
     UNKNOWN_FILTERS_NOTE,
     BacktestRefused,
-    backtest_config,
     backtest_run_validate,
     code_version,
+    run_config,
     stored_candles,
     symbol_filters,
 )
@@ -107,7 +107,7 @@ def optimisation_validate(*, owner, strategy: str, symbol: str, interval: str,
                           kind: str, space: dict | None, fixed: dict | None, objective: str,
                           min_trades: int, samples: int | None = None, seed: int = 0,
                           in_sample: int | None = None, out_of_sample: int | None = None,
-                          step: int | None = None) -> dict:
+                          step: int | None = None, market: str = "spot") -> dict:
     """The run's fields, JSON-ready, or BacktestRefused naming each problem in words."""
     errors: dict[str, str] = {}
     numbers = {"min_trades": min_trades, "seed": seed or 0, "samples": samples,
@@ -118,7 +118,8 @@ def optimisation_validate(*, owner, strategy: str, symbol: str, interval: str,
     try:  # the symbol, interval, range, settings and stored candles, as a backtest checks them
         fields = backtest_run_validate(
             owner=owner, strategy=strategy, params=json_params(candidates[0]) if candidates
-            else {}, symbol=symbol, interval=interval, start=start, end=end, settings=settings)
+            else {}, symbol=symbol, interval=interval, start=start, end=end, settings=settings,
+            market=market)
     except BacktestRefused as refused:
         fields = None
         # Its parameter check saw only the first candidate, or none when the space is wrong.
@@ -130,9 +131,9 @@ def optimisation_validate(*, owner, strategy: str, symbol: str, interval: str,
     if errors:
         raise BacktestRefused(errors)
     return {"owner": owner, "strategy": strategy, "symbol": fields["symbol"],
-            "interval": interval, "start": start, "end": end, "settings": fields["settings"],
-            "kind": kind, "space": _asked(space or {}), "fixed": _jsonable(fixed or {}),
-            "objective": objective, **numbers}
+            "market": market, "interval": interval, "start": start, "end": end,
+            "settings": fields["settings"], "kind": kind, "space": _asked(space or {}),
+            "fixed": _jsonable(fixed or {}), "objective": objective, **numbers}
 
 
 def _check_kind_and_objective(kind: str, objective: str, errors: dict) -> None:
@@ -193,7 +194,7 @@ def _checked_candidates(strategy: str, kind: str, space, fixed, samples, seed,
 
 def _check_windows(fields: dict, strategy: str, candidates: list[dict], in_sample: int,
                    out_of_sample: int, step: int | None, errors: dict) -> None:
-    rows = Kline.objects.filter(market="spot", symbol=fields["symbol"],
+    rows = Kline.objects.filter(market=fields["market"], symbol=fields["symbol"],
                                 interval=fields["interval"])
     if fields["start"] is not None:
         rows = rows.filter(open_time__gte=fields["start"])
@@ -257,14 +258,14 @@ def optimisation_create(*, owner, strategy: str, symbol: str, interval: str,
                         kind: str, space: dict | None, fixed: dict | None, objective: str,
                         min_trades: int, samples: int | None = None, seed: int = 0,
                         in_sample: int | None = None, out_of_sample: int | None = None,
-                        step: int | None = None) -> OptimisationRun:
+                        step: int | None = None, market: str = "spot") -> OptimisationRun:
     """A queued optimisation (checked first: BacktestRefused in words), sent to a worker
     once saved."""
     fields = optimisation_validate(
         owner=owner, strategy=strategy, symbol=symbol, interval=interval, start=start, end=end,
         settings=settings, kind=kind, space=space, fixed=fixed, objective=objective,
         min_trades=min_trades, samples=samples, seed=seed, in_sample=in_sample,
-        out_of_sample=out_of_sample, step=step)
+        out_of_sample=out_of_sample, step=step, market=market)
     return run_queue(OptimisationRun, fields, task="backtests.tasks.optimisation_start_task")
 
 
@@ -497,13 +498,7 @@ def _candles(run: OptimisationRun) -> pd.DataFrame:
 
 
 def _config(run: OptimisationRun) -> BacktestConfig:
-    given = run.settings
-    return backtest_config(
-        interval=run.interval, cash=Decimal(given["cash"]), fee=Decimal(given["fee"]),
-        slippage_bps=Decimal(given["slippage_bps"]),
-        filters=symbol_filters(symbol=run.symbol, market=run.market),
-        fee_asset=given["fee_asset"], sizing=given["sizing"],
-        sizing_config=given["sizing_config"])
+    return run_config(run, symbol_filters(symbol=run.symbol, market=run.market))
 
 
 def _strategy_class(run: OptimisationRun) -> type[Strategy]:

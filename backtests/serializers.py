@@ -3,7 +3,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from backtests.models import BacktestRun, OptimisationRun
-from backtests.services import DEFAULT_SETTINGS, FEE_ASSETS
+from backtests.services import DEFAULT_SETTINGS, DIRECTIONS, FEE_ASSETS, MARKETS
 from bots.strategies.sizing import METHODS as SIZING_METHODS
 from marketdata.models import INTERVALS
 from risk.serializers import CallersOwn, own_portfolio_field
@@ -25,6 +25,8 @@ class BacktestRunInput(CallersOwn, serializers.Serializer):
     strategy = serializers.CharField(max_length=60)
     params = serializers.DictField(required=False, default=dict)
     symbol = serializers.CharField(max_length=30)
+    market = serializers.ChoiceField(choices=MARKETS, default="spot",
+                                     help_text="futures: a USD-M perpetual, long and/or short")
     interval = serializers.ChoiceField(choices=INTERVALS)
     start = serializers.DateTimeField(required=False, allow_null=True, default=None)
     end = serializers.DateTimeField(required=False, allow_null=True, default=None)
@@ -37,8 +39,14 @@ class BacktestRunInput(CallersOwn, serializers.Serializer):
     sizing = serializers.ChoiceField(choices=SIZING_METHODS, default=DEFAULT_SETTINGS["sizing"])
     sizing_config = serializers.DictField(required=False,
                                           default=lambda: dict(DEFAULT_SETTINGS["sizing_config"]))
+    leverage = serializers.IntegerField(default=1, help_text="futures only: 1 to 125")
+    direction = serializers.ChoiceField(choices=DIRECTIONS, default="long",
+                                        help_text="futures only; spot is long-only")
+    maintenance_margin = _number(default=Decimal(DEFAULT_SETTINGS["maintenance_margin"]),
+                                 help_text="futures: maintenance margin rate (0.004 = 0.4%)")
 
-    SETTINGS = ("cash", "fee", "fee_asset", "slippage_bps", "sizing", "sizing_config")
+    SETTINGS = ("cash", "fee", "fee_asset", "slippage_bps", "sizing", "sizing_config",
+                "leverage", "direction", "maintenance_margin")
 
     def service_kwargs(self) -> dict:
         data = dict(self.validated_data)

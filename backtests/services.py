@@ -35,8 +35,10 @@ from backtests.engine import (
     run_backtest,
 )
 from backtests.engine.checks import lookahead_check, warmup_check
+from backtests.engine.config import MAX_LEVERAGE
 from backtests.engine.data import candles_from
 from backtests.engine.report import as_report
+from backtests.engine.simulator import uses_default_on_bar
 from backtests.models import BacktestRun
 from backtests.runs import run_announce, run_cancel, run_finish, run_queue
 from bots.strategies import ParameterError, Strategy, get_strategy
@@ -84,6 +86,22 @@ def symbol_filters(*, symbol: str | None, market: str = "spot") -> SymbolFilters
     return SymbolFilters.from_rules(rules) if rules is not None else None
 
 
+def run_config(run, filters: SymbolFilters | None) -> BacktestConfig:
+    """The engine's config from a stored run's settings (a backtest's or an optimisation's);
+    runs stored before futures existed have no leverage settings: spot, 1x, long."""
+    given = {**DEFAULT_SETTINGS, **run.settings}
+    futures = {}
+    if run.market == "futures":
+        futures = {"market": "futures", "leverage": int(given["leverage"]),
+                   "direction": given["direction"],
+                   "maintenance_margin": Decimal(given["maintenance_margin"])}
+    return backtest_config(
+        interval=run.interval, cash=Decimal(given["cash"]), fee=Decimal(given["fee"]),
+        slippage_bps=Decimal(given["slippage_bps"]), filters=filters,
+        fee_asset=given["fee_asset"], sizing=given["sizing"],
+        sizing_config=given["sizing_config"], **futures)
+
+
 def backtest_config(*, interval: str, cash: Decimal, fee: Decimal, slippage_bps: Decimal,
                     filters: SymbolFilters | None, fee_asset: str = "received",
                     **extra) -> BacktestConfig:
@@ -106,8 +124,12 @@ MAX_SLIPPAGE_BPS = Decimal(10_000)
 
 DEFAULT_SETTINGS = {"cash": "10000", "fee": "0.001", "fee_asset": "received",
                     "slippage_bps": "0", "sizing": "allocation_fraction",
-                    "sizing_config": {"fraction": "1"}}
+                    "sizing_config": {"fraction": "1"},
+                    # USD-M futures only (market "futures"); spot is long-only, 1x.
+                    "leverage": 1, "direction": "long", "maintenance_margin": "0.004"}
 FEE_ASSETS = ("received", "quote")
+MARKETS = ("spot", "futures")
+DIRECTIONS = ("long", "short", "both")
 UNKNOWN_FILTERS_NOTE = ("The symbol's filters are not known here: quantities are rounded to "
                         "0.00000001 and no minimum notional applies.")
 
@@ -122,15 +144,17 @@ class BacktestRefused(Exception):
 
 def backtest_run_validate(*, owner, strategy: str, params: dict, symbol: str, interval: str,
                           start: datetime | None, end: datetime | None, settings: dict,
-                          portfolio=None) -> dict:
+                          portfolio=None, market: str = "spot") -> dict:
     """The run's fields, complete and JSON-ready (the strategy's every parameter, the settings
     with their defaults, decimals as strings), or BacktestRefused naming each problem."""
     errors: dict[str, str] = {}
     symbol = (symbol or "").strip().upper()
+    if market not in MARKETS:
+        errors["market"] = "spot or futures (USD-M)"
     fields = {"owner": owner, "portfolio": portfolio, "strategy": strategy, "symbol": symbol,
-              "interval": interval, "start": start, "end": end,
+              "market": market, "interval": interval, "start": start, "end": end,
               "params": _checked_params(strategy, params, errors),
-              "settings": _checked_settings(settings, errors)}
+              "settings": _checked_settings(settings, errors, market=market)}
     if portfolio is not None and portfolio.owner_id != owner.pk:
         errors["portfolio"] = f"portfolio #{portfolio.pk} is not yours"
     if not symbol.isalnum():
@@ -143,8 +167,13 @@ def backtest_run_validate(*, owner, strategy: str, params: dict, symbol: str, in
             and not Decimal(str(fields["params"].get("stop_loss_pct") or 0))):
         errors["sizing"] = ("risk_per_trade sizes each entry by its distance to the stop: set "
                             "the strategy's stop_loss_pct, or choose another sizing")
-    if not errors and not _has_candles(symbol, interval, start, end):
-        errors["candles"] = (f"no stored {interval} candles of {symbol} in that range: import "
+    if not errors and market == "futures" and not uses_default_on_bar(
+            get_strategy(strategy)(**fields["params"])):
+        errors["strategy"] = (f"{strategy} manages its own orders: futures backtests run "
+                              f"strategies that trade on their signals; backtest it on spot")
+    if not errors and not _has_candles(symbol, interval, start, end, market):
+        which = interval if market == "spot" else f"{market} {interval}"
+        errors["candles"] = (f"no stored {which} candles of {symbol} in that range: import "
                              f"them first (manage.py backfill_klines or import_klines)")
     if errors:
         raise BacktestRefused(errors)
@@ -168,7 +197,7 @@ def _checked_params(strategy: str, params: dict | None, errors: dict) -> dict:
     return {name: _plain(value) for name, value in instance.params.items()}
 
 
-def _checked_settings(given: dict | None, errors: dict) -> dict:
+def _checked_settings(given: dict | None, errors: dict, *, market: str = "spot") -> dict:
     if not isinstance(given, dict | None):
         errors["settings"] = "give the settings as an object of name: value"
         given = {}
@@ -183,6 +212,7 @@ def _checked_settings(given: dict | None, errors: dict) -> dict:
     if merged["fee_asset"] not in FEE_ASSETS:
         errors["fee_asset"] = ("'received' (the fee in the asset an order delivers, as Binance "
                                "spot) or 'quote' (added to the cost)")
+    _check_futures_settings(merged, market, errors)
     if merged["sizing"] not in SIZING_METHODS:
         errors["sizing"] = f"choose one of {', '.join(SIZING_METHODS)}"
     elif not isinstance(merged["sizing_config"], dict):
@@ -191,6 +221,26 @@ def _checked_settings(given: dict | None, errors: dict) -> dict:
         merged["sizing_config"] = {k: _text_number(v) for k, v in merged["sizing_config"].items()}
         _check_sizing(merged["sizing"], merged["sizing_config"], cash, errors)
     return {k: _plain(v) for k, v in merged.items()}
+
+
+def _check_futures_settings(merged: dict, market: str, errors: dict) -> None:
+    """Leverage, direction and maintenance margin: futures only (fees there are in quote)."""
+    try:
+        merged["leverage"] = int(str(merged["leverage"]).strip())
+    except ValueError:
+        errors["leverage"] = f"{merged['leverage']!r} is not a whole number"
+        return
+    if merged["direction"] not in DIRECTIONS:
+        errors["direction"] = "long, short or both"
+    _number(merged, "maintenance_margin", errors, low=ZERO, high=Decimal("0.5"))
+    if market != "futures":
+        if merged["leverage"] != 1 or merged["direction"] != "long":
+            errors["leverage" if merged["leverage"] != 1 else "direction"] = (
+                "spot is long-only without leverage: choose the futures market")
+        return
+    merged["fee_asset"] = "quote"  # USD-M fees are paid in the quote asset
+    if not 1 <= merged["leverage"] <= MAX_LEVERAGE:
+        errors["leverage"] = f"a whole number from 1 to {MAX_LEVERAGE}"
 
 
 def _number(settings: dict, name: str, errors: dict, *, low: Decimal, high: Decimal | None = None,
@@ -230,8 +280,8 @@ def _text_number(value):
 
 
 def _has_candles(symbol: str, interval: str, start: datetime | None,
-                 end: datetime | None) -> bool:
-    rows = Kline.objects.filter(market="spot", symbol=symbol, interval=interval)
+                 end: datetime | None, market: str = "spot") -> bool:
+    rows = Kline.objects.filter(market=market, symbol=symbol, interval=interval)
     if start is not None:
         rows = rows.filter(open_time__gte=start)
     if end is not None:
@@ -242,11 +292,11 @@ def _has_candles(symbol: str, interval: str, start: datetime | None,
 @transaction.atomic
 def backtest_run_create(*, owner, strategy: str, params: dict, symbol: str, interval: str,
                         start: datetime | None, end: datetime | None, settings: dict,
-                        portfolio=None) -> BacktestRun:
+                        portfolio=None, market: str = "spot") -> BacktestRun:
     """A queued run (checked first: BacktestRefused in words), sent to a worker once saved."""
     fields = backtest_run_validate(owner=owner, strategy=strategy, params=params, symbol=symbol,
                                    interval=interval, start=start, end=end, settings=settings,
-                                   portfolio=portfolio)
+                                   portfolio=portfolio, market=market)
     return run_queue(BacktestRun, fields, task="backtests.tasks.backtest_run_task")
 
 
@@ -291,12 +341,7 @@ def _simulate(run: BacktestRun) -> tuple[dict, dict]:
     candles = stored_candles(symbol=run.symbol, interval=run.interval, start=run.start,
                              end=run.end, market=run.market)
     filters = symbol_filters(symbol=run.symbol, market=run.market)
-    given = run.settings
-    config = backtest_config(
-        interval=run.interval, cash=Decimal(given["cash"]), fee=Decimal(given["fee"]),
-        slippage_bps=Decimal(given["slippage_bps"]), filters=filters,
-        fee_asset=given["fee_asset"], sizing=given["sizing"],
-        sizing_config=given["sizing_config"])
+    config = run_config(run, filters)
     BacktestRun.objects.filter(pk=run.pk).update(
         data_hash=data_hash(candles), code_version=code_version(type(strategy)),
         candle_count=len(candles))

@@ -348,23 +348,29 @@ def _thinned(candles: pd.DataFrame) -> tuple[np.ndarray, list[dict], int]:
 
 
 def _markers(run: BacktestRun, times: np.ndarray) -> list[dict]:
-    """An arrow up at each entry, down at each exit (with its reason), on the chart candle
-    that holds it."""
+    """An arrow up at each buy, down at each sell, on the chart candle that holds it: a long
+    enters with a buy below the candle and exits with a sell above it (with its reason); a
+    futures short the other way round."""
     def bar_time(iso: str) -> int:
         moment = int(datetime.fromisoformat(iso).timestamp())
         return int(times[max(0, int(np.searchsorted(times, moment, side="right")) - 1)])
 
     markers = []
     for trade in run.trades()[:MARKER_TRADES]:
-        markers.append({"time": bar_time(trade["entry_time"]), "position": "belowBar",
-                        "shape": "arrowUp", "color": "#2ebd85", "text": "buy",
-                        "price": trade["entry_price"]})
+        short = trade.get("side") == "short"
+        markers.append({"time": bar_time(trade["entry_time"]), **_arrow(not short),
+                        "text": "short" if short else "buy", "price": trade["entry_price"]})
         if trade.get("exit_time") and trade.get("exit_reason") != "open_at_end":
-            markers.append({"time": bar_time(trade["exit_time"]), "position": "aboveBar",
-                            "shape": "arrowDown", "color": "#f6465d",
+            markers.append({"time": bar_time(trade["exit_time"]), **_arrow(short),
                             "text": (trade.get("exit_reason") or "exit").replace("_", " "),
                             "price": trade["exit_price"]})
     return sorted(markers, key=lambda marker: marker["time"])
+
+
+def _arrow(buy: bool) -> dict:
+    if buy:
+        return {"position": "belowBar", "shape": "arrowUp", "color": "#2ebd85"}
+    return {"position": "aboveBar", "shape": "arrowDown", "color": "#f6465d"}
 
 
 @login_required

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 R = BacktestRun.Status
 CSV_HEADER = ["entry_time", "exit_time", "entry_price", "exit_price", "quantity", "fees", "pnl",
-              "return_pct", "exit_reason", "entry_words", "exit_words"]
+              "return_pct", "exit_reason", "entry_words", "exit_words", "side", "funding"]
 
 
 @pytest.fixture(autouse=True)
@@ -49,7 +49,8 @@ def test_a_run_is_created_queued_with_its_settings(owner, trader):
     assert body["start"] == "2023-06-02T00:00:00Z"
     assert body["settings"] == {"cash": "5000", "fee": "0.001", "fee_asset": "quote",
                                 "slippage_bps": "1", "sizing": "fixed_quote",
-                                "sizing_config": {"amount": "250"}}
+                                "sizing_config": {"amount": "250"}, "leverage": 1,
+                                "direction": "long", "maintenance_margin": "0.004"}
     assert BacktestRun.objects.get(pk=body["id"]).owner == trader
 
 

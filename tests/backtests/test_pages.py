@@ -152,6 +152,8 @@ def test_choosing_another_strategy_renders_its_parameter_fields(owner):
     ({"sizing": "fixed_quote", "sizing_amount": "-5"}, "sizing_amount",
      "amount must be positive"),
     ({"sizing": "risk_per_trade"}, "sizing", "set the strategy&#x27;s stop_loss_pct"),
+    ({"leverage": "3"}, "leverage", "spot is long-only without leverage"),
+    ({"market": "futures"}, "symbol", "no stored futures 1h candles of BTCUSDT"),
 ])
 def test_what_cannot_run_is_refused_in_words_beside_its_field(owner, candles, fields, field,
                                                               words):
@@ -177,7 +179,8 @@ def test_a_backtest_from_the_form_runs_and_its_page_shows_the_results(
         "2023-06-02T00:00:00+00:00", "2023-06-16T00:00:00+00:00")  # the end day included
     assert run.settings == {"cash": "5000", "fee": "0.001", "fee_asset": "received",
                             "slippage_bps": "1", "sizing": "allocation_fraction",
-                            "sizing_config": {"fraction": "1"}}
+                            "sizing_config": {"fraction": "1"}, "leverage": 1,
+                            "direction": "long", "maintenance_margin": "0.004"}
     checks = run.results["checks"]
     assert checks["lookahead"]["passed"] is True
     assert checks["warmup"]["passed"] is True

@@ -42,12 +42,12 @@ SMA = {"fast": 5, "slow": 20}
 R = BacktestRun.Status
 
 
-def store_candles(count: int = 400, symbol: str = "BTCUSDT") -> list[Kline]:
+def store_candles(count: int = 400, symbol: str = "BTCUSDT", market: str = "spot") -> list[Kline]:
     """`count` real hourly BTCUSDT candles (from the shared kline file) stored as `symbol`."""
     candles = load_csv(CSV)
     candles = candles[candles["open_time"] >= FIRST].head(count)
     return Kline.objects.bulk_create(
-        Kline(market="spot", symbol=symbol, interval="1h", open_time=row.open_time,
+        Kline(market=market, symbol=symbol, interval="1h", open_time=row.open_time,
               close_time=row.open_time + timedelta(minutes=59, seconds=59),
               open=D(str(row.open)), high=D(str(row.high)), low=D(str(row.low)),
               close=D(str(row.close)), volume=D(str(row.volume)))
@@ -106,7 +106,8 @@ def test_a_run_is_queued_with_complete_parameters_and_settings(trader, candles):
     assert run.params["stop_loss_pct"] == "0"  # every parameter, defaults included
     assert run.settings == {"cash": "2500", "fee": "0.00075", "fee_asset": "received",
                             "slippage_bps": "2", "sizing": "allocation_fraction",
-                            "sizing_config": {"fraction": "1"}}
+                            "sizing_config": {"fraction": "1"}, "leverage": 1,
+                            "direction": "long", "maintenance_margin": "0.004"}
     assert run.celery_task_id
 
 
@@ -128,7 +129,13 @@ def test_a_run_is_queued_with_complete_parameters_and_settings(trader, candles):
      {"sizing_config": "amount must be positive"}),
     ({"settings": {"sizing": "risk_per_trade", "sizing_config": {"risk_fraction": "0.01"}}},
      {"sizing": "set the strategy's stop_loss_pct"}),
-    ({"settings": {"leverage": "3"}}, {"settings": "unknown setting(s): leverage"}),
+    ({"settings": {"margin": "3"}}, {"settings": "unknown setting(s): margin"}),
+    ({"settings": {"leverage": "3"}}, {"leverage": "spot is long-only without leverage"}),
+    ({"settings": {"direction": "both"}}, {"direction": "spot is long-only"}),
+    ({"market": "futures"}, {"candles": "no stored futures 1h candles of BTCUSDT"}),
+    ({"market": "futures", "settings": {"leverage": "200"}},
+     {"leverage": "a whole number from 1 to 125"}),
+    ({"market": "options"}, {"market": "spot or futures (USD-M)"}),
     ({"symbol": "ETHUSDT"}, {"candles": "no stored 1h candles of ETHUSDT in that range"}),
     ({"start": FIRST + timedelta(days=400)}, {"candles": "no stored 1h candles of BTCUSDT"}),
 ])

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
 from backtests import services
-from backtests.engine import CandleError, infer_interval, load_csv, run_backtest
+from backtests.engine import CandleError, infer_interval, load_csv, load_funding, run_backtest
 from backtests.engine.report import as_report
 
 SHOWN = ("total_return_pct", "buy_hold_return_pct", "cagr_pct", "max_drawdown_pct",
@@ -49,6 +49,15 @@ class Command(BaseCommand):
                                  "quote: added to the cost, as most backtesters do")
         parser.add_argument("--slippage-bps", type=decimal, default=Decimal(0))
         parser.add_argument("--cash", type=decimal, default=Decimal(10_000))
+        parser.add_argument("--market", choices=("spot", "futures"), default="spot",
+                            help="futures: a USD-M perpetual, long and/or short, leveraged")
+        parser.add_argument("--leverage", type=int, default=1, help="futures only, 1 to 125")
+        parser.add_argument("--direction", choices=("long", "short", "both"),
+                            help="futures only (default both); spot is long-only")
+        parser.add_argument("--maintenance-margin", type=decimal, default=Decimal("0.004"),
+                            help="futures: the maintenance margin rate (0.004 = 0.4%%)")
+        parser.add_argument("--funding", help="futures: a funding rate file (JSON of "
+                                              "/fapi/v1/fundingRate, or CSV)")
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     def handle(self, *args, **options):
@@ -56,12 +65,14 @@ class Command(BaseCommand):
             strategy = services.strategy_build(name=options["strategy"],
                                                params=self._params(options["param"]))
             candles, interval = self._candles(options)
-            filters = services.symbol_filters(symbol=options["symbol"])
+            market = options["market"]
+            filters = services.symbol_filters(symbol=options["symbol"], market=market)
             config = services.backtest_config(
                 interval=interval, cash=options["cash"], fee=options["fee"],
                 slippage_bps=options["slippage_bps"], filters=filters,
-                fee_asset=options["fee_asset"])
-            result = run_backtest(strategy, candles, config)
+                fee_asset="quote" if market == "futures" else options["fee_asset"],
+                **self._futures(options))
+            result = run_backtest(strategy, candles, config, funding=self._funding(options))
         except ValueError as error:  # CandleError and bad settings are ValueErrors, in words
             raise CommandError(str(error)) from None
         except DatabaseError as error:
@@ -75,6 +86,24 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(report))
         else:
             self._print(report)
+
+    def _futures(self, options) -> dict:
+        if options["market"] != "futures":
+            if options["funding"] or options["leverage"] != 1 or options["direction"]:
+                raise CommandError("--leverage, --direction and --funding are for "
+                                   "--market futures (spot is long-only, unleveraged)")
+            return {}
+        return {"market": "futures", "leverage": options["leverage"],
+                "direction": options["direction"] or "both",
+                "maintenance_margin": options["maintenance_margin"]}
+
+    def _funding(self, options):
+        if not options["funding"]:
+            return None
+        try:
+            return load_funding(options["funding"])
+        except OSError as error:
+            raise CandleError(f"cannot read {options['funding']}: {error.strerror}") from None
 
     def _params(self, pairs: list[str]) -> dict:
         params = {}
@@ -100,7 +129,8 @@ class Command(BaseCommand):
             raise CandleError("give --symbol and --interval (stored candles) or --csv FILE")
         candles = services.stored_candles(symbol=options["symbol"].upper(),
                                           interval=options["interval"],
-                                          start=options["start"], end=options["end"])
+                                          start=options["start"], end=options["end"],
+                                          market=options["market"])
         return candles, options["interval"]
 
     def _in_range(self, candles, start, end):
@@ -119,6 +149,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  {name.replace('_', ' '):<28} {report.get(name)}")
         for trade in report["trades"][-10:]:
             self.stdout.write(f"  {trade['entry_time']} -> {trade['exit_time']}  "
-                              f"{trade['return_pct']:>9}%  {trade['exit_reason']}")
+                              f"{trade['side']:<5} {trade['return_pct']:>9}%  "
+                              f"{trade['exit_reason']}")
         for note in report["notes"]:
             self.stdout.write(f"note: {note}")
