@@ -1,7 +1,16 @@
 from django import forms
 from django.contrib import admin, messages
 
-from bots.models import Bot, BotDecision
+from bots.ai import news_poll
+from bots.models import (
+    AdvisorCall,
+    AISymbolAnalysis,
+    Bot,
+    BotDecision,
+    NewsFeed,
+    SentimentItem,
+    TechnicalAnalysisRecord,
+)
 from bots.services import BotRefused, bot_pause, bot_resume, bot_start, bot_stop, bot_validate
 
 
@@ -90,3 +99,60 @@ class BotDecisionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# --- AI-assisted analysis ---------------------------------------------------------------------
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Point-in-time records: written by the analysis, never edited (a backtest replays them)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(NewsFeed)
+class NewsFeedAdmin(admin.ModelAdmin):
+    list_display = ["name", "url", "enabled", "last_polled_at", "last_item_count",
+                    "last_problem"]
+    list_filter = ["enabled"]
+    readonly_fields = ["last_polled_at", "last_item_count", "last_problem", "etag", "modified"]
+    actions = ["poll_now"]
+
+    @admin.action(description="Poll the selected feeds now")
+    def poll_now(self, request, queryset):
+        for feed in queryset:
+            report = news_poll(feed=feed)
+            level = messages.WARNING if report.problem else messages.SUCCESS
+            problem = f" ({report.problem})" if report.problem else ""
+            self.message_user(request, f"{report.feed}: {report.headlines} headlines, "
+                                       f"{report.new_items} new items{problem}", level)
+
+
+@admin.register(SentimentItem)
+class SentimentItemAdmin(ReadOnlyAdmin):
+    list_display = ["published_at", "symbol", "source", "score", "text", "feed"]
+    list_filter = ["source", "symbol"]
+    search_fields = ["text", "symbol"]
+    date_hierarchy = "published_at"
+
+
+@admin.register(TechnicalAnalysisRecord)
+class TechnicalAnalysisAdmin(ReadOnlyAdmin):
+    list_display = ["as_of", "symbol", "interval", "close", "trend", "strength", "score"]
+    list_filter = ["symbol", "interval", "trend"]
+
+
+@admin.register(AdvisorCall)
+class AdvisorCallAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "symbol", "model", "outcome", "latency_ms", "error"]
+    list_filter = ["outcome", "symbol", "model"]
+
+
+@admin.register(AISymbolAnalysis)
+class AISymbolAnalysisAdmin(ReadOnlyAdmin):
+    list_display = ["as_of", "symbol", "interval", "action", "combined_score",
+                    "technical_score", "sentiment_score", "sentiment_confidence", "confidence"]
+    list_filter = ["symbol", "action"]

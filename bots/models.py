@@ -1,6 +1,7 @@
 """Bots: a strategy with parameters, trading one symbol of one portfolio on closed candles,
 and the log of what it decided on each candle (at most one decision per bot and candle)."""
 
+from django.conf import settings
 from django.db import models
 
 from marketdata.models import INTERVALS
@@ -98,3 +99,172 @@ class BotDecision(models.Model):
 
     def __str__(self):
         return f"{self.bot.name} @ {self.candle_open_time:%Y-%m-%d %H:%M}: {self.outcome}"
+
+
+# --- AI-assisted analysis (bots.ai stores what bots.analysis computes) -------------------------
+
+class NewsFeed(models.Model):
+    """An RSS or Atom feed polled for headlines (configured by staff in the admin)."""
+
+    name = models.CharField(max_length=100)
+    url = models.URLField(max_length=500, unique=True)
+    enabled = models.BooleanField(default=True)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_problem = models.CharField(max_length=500, blank=True,
+                                    help_text="why the last poll failed or was malformed")
+    last_item_count = models.PositiveIntegerField(default=0)
+    etag = models.CharField(max_length=200, blank=True)  # conditional GET: unchanged = 304
+    modified = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class SentimentItemQuerySet(models.QuerySet):
+    def about(self, symbol: str):
+        return self.filter(symbol=symbol)
+
+    def between(self, start, end):
+        return self.filter(published_at__gt=start, published_at__lte=end)
+
+
+class SentimentItem(models.Model):
+    """One scored input about one symbol, as known at ``published_at`` (point in time: a
+    backtest replays these, never rescoring with hindsight)."""
+
+    class Source(models.TextChoices):
+        NEWS = "news", "news"
+        MARKET = "market", "market (price action)"
+        MANUAL = "manual", "manual note"
+
+    source = models.CharField(max_length=10, choices=Source.choices)
+    symbol = models.CharField(max_length=30)
+    score = models.FloatField(help_text="-1 (negative) .. 1 (positive)")
+    text = models.TextField()
+    link = models.URLField(max_length=1000, blank=True)
+    guid = models.CharField(max_length=300, blank=True, help_text="the feed entry's id")
+    feed = models.ForeignKey(NewsFeed, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="items")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                               on_delete=models.SET_NULL, related_name="sentiment_notes")
+    published_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = SentimentItemQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # A headline is stored once per symbol, however often its feed is polled.
+            models.UniqueConstraint(fields=["source", "guid", "symbol"],
+                                    condition=~models.Q(guid=""),
+                                    name="sentiment_item_once_per_symbol"),
+            models.CheckConstraint(condition=models.Q(score__gte=-1) & models.Q(score__lte=1),
+                                   name="sentiment_score_in_range"),
+        ]
+        indexes = [models.Index(fields=["symbol", "published_at"])]
+        ordering = ["-published_at"]
+
+    def __str__(self):
+        return f"{self.symbol} {self.source} {self.score:+.2f}: {self.text[:60]}"
+
+
+class TechnicalAnalysisRecord(models.Model):
+    """``bots.analysis.technical.TechnicalAnalysis`` of one symbol and interval at one candle
+    close, stored whole in ``data``; the columns are what lists filter and sort by."""
+
+    symbol = models.CharField(max_length=30)
+    market = models.CharField(max_length=10, default="spot")
+    interval = models.CharField(max_length=3)
+    as_of = models.DateTimeField(help_text="the close of the last candle analysed")
+    close = models.DecimalField(max_digits=30, decimal_places=10)
+    trend = models.CharField(max_length=10)
+    strength = models.FloatField()
+    score = models.FloatField(help_text="signed trend strength, -1..1")
+    data = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["market", "symbol", "interval", "as_of"],
+                                    name="technical_analysis_once_per_close"),
+        ]
+        ordering = ["-as_of"]
+
+    def __str__(self):
+        return f"{self.symbol} {self.interval} @ {self.as_of:%Y-%m-%d %H:%M}: {self.trend}"
+
+
+class AdvisorCall(models.Model):
+    """One question to the local LLM advisor and what came of it, whatever happened."""
+
+    class Outcome(models.TextChoices):
+        ANSWERED = "answered", "answered"
+        INVALID_JSON = "invalid_json", "answer was not JSON"
+        INVALID_ANSWER = "invalid_answer", "answer broke the schema"
+        TIMEOUT = "timeout", "timed out"
+        UNREACHABLE = "unreachable", "server unreachable"
+        ERROR = "error", "error"
+        DISABLED = "disabled", "advisor off"
+
+    symbol = models.CharField(max_length=30)
+    outcome = models.CharField(max_length=15, choices=Outcome.choices)
+    prompt_version = models.CharField(max_length=30)
+    messages = models.JSONField(default=list, help_text="the prompt as sent")
+    inputs = models.JSONField(default=dict, help_text="what the prompt was built from")
+    model = models.CharField(max_length=100, blank=True)
+    model_digest = models.CharField(max_length=100, blank=True)
+    raw_output = models.TextField(blank=True)
+    advice = models.JSONField(null=True, blank=True, help_text="the parsed, validated answer")
+    latency_ms = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["symbol", "created_at"])]
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.symbol} {self.model or 'advisor'}: {self.outcome}"
+
+    @property
+    def fell_back(self) -> bool:
+        return self.outcome != self.Outcome.ANSWERED
+
+
+class AISymbolAnalysis(models.Model):
+    """The combined view of one symbol at one moment: the technical score, the sentiment
+    aggregate (score, confidence, per source, the items it read), the advisor's answer and the
+    combined result, with the reasoning in words. Point in time: ``as_of``."""
+
+    symbol = models.CharField(max_length=30)
+    market = models.CharField(max_length=10, default="spot")
+    interval = models.CharField(max_length=3)
+    as_of = models.DateTimeField()
+    technical = models.ForeignKey(TechnicalAnalysisRecord, null=True, blank=True,
+                                  on_delete=models.SET_NULL, related_name="analyses")
+    technical_score = models.FloatField(default=0.0)
+    sentiment_score = models.FloatField(default=0.0)
+    sentiment_confidence = models.FloatField(default=0.0)
+    per_source = models.JSONField(default=dict, blank=True)
+    sources = models.JSONField(default=list, blank=True,
+                               help_text="the sentiment items read: id, source, score, text")
+    advisor = models.ForeignKey(AdvisorCall, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="analyses")
+    combined_score = models.FloatField(default=0.0)
+    action = models.CharField(max_length=4, default="hold")
+    confidence = models.FloatField(default=0.0)
+    reasoning = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["market", "symbol", "interval", "as_of"])]
+        ordering = ["-as_of"]
+        verbose_name_plural = "AI symbol analyses"
+
+    def __str__(self):
+        score = f"{self.combined_score:+.2f}"
+        return f"{self.symbol} @ {self.as_of:%Y-%m-%d %H:%M}: {self.action} ({score})"

@@ -3,14 +3,15 @@
 closed candle. Asking twice is harmless: a tick decides a candle at most once."""
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from celery import shared_task
 from django.utils import timezone
 
+from bots.ai import analyse_watched, news_poll_all
 from bots.models import Bot, BotDecision
 from bots.services import bot_tick
-from marketdata.klines.intervals import EPOCH, Interval
+from bots.window import last_closed_open_time
 
 logger = logging.getLogger(__name__)
 
@@ -20,14 +21,6 @@ logger = logging.getLogger(__name__)
 def bot_tick_task(bot_id: int, candle_open_time: str) -> str:
     decision = bot_tick(bot_id=bot_id, candle_open_time=datetime.fromisoformat(candle_open_time))
     return decision.outcome if decision else "nothing to do"
-
-
-def last_closed_open_time(interval: str, now: datetime) -> datetime:
-    """The open time of the latest candle of `interval` that has closed by `now`."""
-    micros = (now - EPOCH) // timedelta(microseconds=1)
-    step = Interval(interval)
-    current = step.floor(micros)
-    return EPOCH + timedelta(microseconds=step.previous_open(current))
 
 
 @shared_task(name="bots.tasks.bots_tick_due_task")
@@ -52,3 +45,15 @@ def request_ticks(*, market: str, symbol: str, interval: str, open_time: datetim
     for bot_id in ids:
         bot_tick_task.delay(bot_id, open_time.astimezone(UTC).isoformat())
     return len(ids)
+
+
+# --- AI-assisted analysis (bots.ai) ------------------------------------------------------------
+
+@shared_task(name="bots.tasks.ai_analyse_watched_task", soft_time_limit=540, time_limit=570)
+def ai_analyse_watched_task() -> int:
+    return analyse_watched()
+
+
+@shared_task(name="bots.tasks.news_poll_task", soft_time_limit=240, time_limit=270)
+def news_poll_task() -> int:
+    return sum(report.new_items for report in news_poll_all())

@@ -2,7 +2,7 @@
 its own fills) and its resting orders, as the strategy package's plain views."""
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pandas as pd
@@ -10,6 +10,7 @@ import pandas as pd
 from bots.models import Bot
 from bots.strategies import OpenOrderView, PositionView
 from marketdata.exchange.filters import unsellable
+from marketdata.klines.intervals import EPOCH, Interval
 from marketdata.models import Kline
 from marketdata.symbol_rules import rules_for
 from orders.accounting import PositionState, apply_fill
@@ -21,15 +22,32 @@ COLUMNS = ["open_time", "open", "high", "low", "close", "volume"]
 def candles(bot: Bot, last_open_time: datetime, count: int) -> pd.DataFrame:
     """The `count` closed candles up to and including `last_open_time`, oldest first, as the
     strategy package expects them (floats; open_time aware UTC)."""
-    rows = list(Kline.objects.filter(market=bot.market, symbol=bot.symbol,
-                                     interval=bot.interval, open_time__lte=last_open_time)
-                .order_by("-open_time").values_list(*COLUMNS)[:count])
+    return stored_window(market=bot.market, symbol=bot.symbol, interval=bot.interval,
+                         last_open_time=last_open_time, count=count)
+
+
+def stored_window(*, market: str, symbol: str, interval: str, last_open_time: datetime | None,
+                  count: int) -> pd.DataFrame:
+    """The `count` stored candles up to and including `last_open_time` (None: the newest),
+    oldest first, as `candles` gives them."""
+    rows = Kline.objects.filter(market=market, symbol=symbol, interval=interval)
+    if last_open_time is not None:
+        rows = rows.filter(open_time__lte=last_open_time)
+    rows = list(rows.order_by("-open_time").values_list(*COLUMNS)[:count])
     rows.reverse()
     frame = pd.DataFrame(rows, columns=COLUMNS)
     for column in COLUMNS[1:]:
         frame[column] = frame[column].astype("float64")
     frame["open_time"] = pd.to_datetime(frame["open_time"], utc=True)
     return frame
+
+
+def last_closed_open_time(interval: str, now: datetime) -> datetime:
+    """The open time of the latest candle of `interval` that has closed by `now`."""
+    micros = (now - EPOCH) // timedelta(microseconds=1)
+    step = Interval(interval)
+    current = step.floor(micros)
+    return EPOCH + timedelta(microseconds=step.previous_open(current))
 
 
 def ends_at(frame: pd.DataFrame, open_time: datetime) -> bool:

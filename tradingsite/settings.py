@@ -179,6 +179,22 @@ CELERY_BEAT_SCHEDULE["bots-tick-due"] = {
 CELERY_BEAT_SCHEDULE["symbols-sync-futures"] = {
     "task": "marketdata.tasks.symbols_sync_task", "schedule": 3600.0, "args": ["futures"]}
 
+# --- AI-assisted analysis (bots.ai) ----------------------------------------------------------
+# The local LLM advisor (Ollama). Without a host it is off: decisions use technical analysis and
+# sentiment only, and every analysis records the advisor as "disabled".
+OLLAMA_HOST = env("OLLAMA_HOST", default="")
+OLLAMA_MODEL = env("OLLAMA_MODEL", default="llama3.2:3b")
+OLLAMA_TIMEOUT = env.float("OLLAMA_TIMEOUT", default=30.0)
+AI_ADVISOR_ENABLED = env.bool("AI_ADVISOR_ENABLED", default=bool(OLLAMA_HOST))
+AI_ANALYSIS_INTERVAL = env("AI_ANALYSIS_INTERVAL", default="1h")  # the candles analysed
+NEWS_FETCH_TIMEOUT = env.float("NEWS_FETCH_TIMEOUT", default=10.0)
+CELERY_BEAT_SCHEDULE["ai-analyse-watched"] = {
+    "task": "bots.tasks.ai_analyse_watched_task",
+    "schedule": env.float("AI_ANALYSIS_MINUTES", default=10.0) * 60}
+CELERY_BEAT_SCHEDULE["news-poll"] = {
+    "task": "bots.tasks.news_poll_task",
+    "schedule": env.float("NEWS_POLL_MINUTES", default=15.0) * 60}
+
 # --- Accounts -------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",

@@ -13,6 +13,8 @@ from marketdata.models import Kline
 from marketdata.services import symbols_sync
 from orders.services import paper_deposit
 from portfolios.models import Portfolio
+from tests.support.fake_ollama import fake_ollama  # noqa: F401 (a fixture for these tests)
+from tests.support.feed_server import feed_server  # noqa: F401 (a fixture for these tests)
 
 START = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 # Ten falling closes, then a jump: SMA(2) crosses above SMA(3) on the last candle.

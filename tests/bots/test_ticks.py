@@ -164,12 +164,12 @@ def test_a_failing_strategy_puts_its_bot_in_error_and_says_why(paper_portfolio,
 def test_the_beat_fallback_asks_only_for_candles_not_yet_decided(paper_portfolio, monkeypatch):
     from django.utils import timezone
 
-    from bots import tasks
+    from bots import tasks, window
 
     decided, pending = sma_bot(paper_portfolio, "decided"), sma_bot(paper_portfolio, "pending")
     now = timezone.now()
     monkeypatch.setattr(tasks.timezone, "now", lambda: now)  # no minute may turn meanwhile
-    candle = tasks.last_closed_open_time("1m", now)
+    candle = window.last_closed_open_time("1m", now)
     BotDecision.objects.create(bot=decided, candle_open_time=candle)
     asked = []
     monkeypatch.setattr(tasks.bot_tick_task, "delay", lambda *args: asked.append(args))

@@ -1,9 +1,6 @@
 """The default on_bar and the intents it returns."""
 
-import subprocess
-import sys
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -14,6 +11,7 @@ from bots.strategies import (
     PositionView,
     get_strategy,
 )
+from tests.support.purity import django_modules_imported_by
 
 LONG = PositionView(quantity=Decimal(1), average_price=Decimal(100))
 PRICES = {"open": 100.0, "high": 101.0, "low": 99.0, "close": 100.0}
@@ -79,11 +77,4 @@ def test_a_strategy_shows_its_parameters():
 
 
 def test_the_package_imports_no_django():
-    code = (
-        "import sys, bots.strategies\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'django'))"
-    )
-    root = Path(__file__).resolve().parents[2]
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True, cwd=root)
-    assert result.stdout.strip() == "[]"
+    assert django_modules_imported_by("bots.strategies") == []
