@@ -41,6 +41,7 @@ from backtests.engine.report import as_report
 from backtests.engine.simulator import uses_default_on_bar
 from backtests.models import BacktestRun
 from backtests.runs import run_announce, run_cancel, run_finish, run_queue
+from bots.ai import with_ai_analyses
 from bots.strategies import ParameterError, Strategy, get_strategy
 from bots.strategies.sizing import METHODS as SIZING_METHODS
 from bots.strategies.sizing import SizingError, size_intent
@@ -132,6 +133,10 @@ MARKETS = ("spot", "futures")
 DIRECTIONS = ("long", "short", "both")
 UNKNOWN_FILTERS_NOTE = ("The symbol's filters are not known here: quantities are rounded to "
                         "0.00000001 and no minimum notional applies.")
+
+
+AI_COVERAGE_NOTE = ("Stored AI analyses (point in time, never recomputed) covered {share:.0%} "
+                    "of the candles; the rest ran on the technical score alone.")
 
 
 class BacktestRefused(Exception):
@@ -345,10 +350,14 @@ def _simulate(run: BacktestRun) -> tuple[dict, dict]:
     BacktestRun.objects.filter(pk=run.pk).update(
         data_hash=data_hash(candles), code_version=code_version(type(strategy)),
         candle_count=len(candles))
-    result = run_backtest(strategy, candles, config, progress=progress)
+    with_analyses, known = with_ai_analyses(strategy, candles, market=run.market,
+                                            symbol=run.symbol, interval=run.interval)
+    result = run_backtest(strategy, with_analyses, config, progress=progress)
     report = as_report(result, strategy)
     if filters is None:
         report["notes"].append(UNKNOWN_FILTERS_NOTE)
+    if strategy.reads_ai_analyses:
+        report["notes"].append(AI_COVERAGE_NOTE.format(share=known))
     report["checks"] = _checks(strategy, candles)
     return report, {name: report.get(name) for name in result.metrics}
 

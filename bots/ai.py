@@ -12,6 +12,8 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
+import pandas as pd
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -27,6 +29,12 @@ from bots.models import (
     NewsFeed,
     SentimentItem,
     TechnicalAnalysisRecord,
+)
+from bots.strategies.builtin.ai_combined import (
+    ADVISOR_ACTION,
+    ADVISOR_CONFIDENCE,
+    AI_COLUMNS,
+    SENTIMENT,
 )
 from bots.window import last_closed_open_time, stored_window
 from marketdata.models import Symbol, WatchedSymbol
@@ -277,3 +285,48 @@ def analysis_event(analysis: AISymbolAnalysis) -> dict:
             "sentiment_score": round(analysis.sentiment_score, 4),
             "confidence": round(analysis.confidence, 4),
             "advisor": analysis.advisor.outcome if analysis.advisor else "not asked"}
+
+
+# --- what a strategy reads: the analyses known at each candle's close ----------------------------
+
+def with_ai_analyses(strategy, candles, *, market: str, symbol: str,
+                     interval: str) -> tuple[pd.DataFrame, float]:
+    """``candles`` with the stored analyses of ``symbol`` written in (``AI_COLUMNS``): at each
+    candle, the latest analysis whose ``as_of`` is at or before the candle's close, so a
+    backtest replays what was known then and never recomputes sentiment with hindsight.
+    Returns the frame and the share of candles that had one (the rest: technical only)."""
+    if not strategy.reads_ai_analyses or candles.empty:
+        return candles, 1.0
+    closes = candles["open_time"] + interval_step(interval)
+    known = _analyses_until(market, symbol, closes.iloc[-1].to_pydatetime())
+    frame = candles.copy()
+    if known.empty:
+        for column in AI_COLUMNS:
+            frame[column] = np.nan
+        return frame, 0.0
+    matched = pd.merge_asof(pd.DataFrame({"close_time": closes}), known, left_on="close_time",
+                            right_on="as_of", direction="backward")
+    frame[SENTIMENT] = matched["sentiment"].to_numpy()
+    frame[ADVISOR_ACTION] = matched["advisor_action"].to_numpy()
+    frame[ADVISOR_CONFIDENCE] = matched["advisor_confidence"].to_numpy()
+    return frame, float(matched["as_of"].notna().mean())
+
+
+def _analyses_until(market: str, symbol: str, until: datetime) -> pd.DataFrame:
+    rows = (AISymbolAnalysis.objects.filter(market=market, symbol=symbol, as_of__lte=until)
+            .select_related("advisor").order_by("as_of", "pk"))
+    records = [{"as_of": row.as_of, "sentiment": row.sentiment_score,
+                "advisor_action": _answered(row.advisor, "action"),
+                "advisor_confidence": _answered(row.advisor, "confidence")} for row in rows]
+    frame = pd.DataFrame(records, columns=["as_of", "sentiment", "advisor_action",
+                                           "advisor_confidence"])
+    frame["as_of"] = pd.to_datetime(frame["as_of"], utc=True)
+    frame["advisor_confidence"] = pd.to_numeric(frame["advisor_confidence"])
+    # Several analyses at one close (an interval re-run): the last stored wins.
+    return frame.drop_duplicates("as_of", keep="last")
+
+
+def _answered(call: AdvisorCall | None, key: str):
+    if call is None or call.outcome != AdvisorCall.Outcome.ANSWERED or not call.advice:
+        return None
+    return call.advice.get(key)

@@ -19,7 +19,7 @@ from decimal import Decimal
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
-from bots import budget, events, window
+from bots import ai, budget, events, window
 from bots.models import Bot, BotDecision
 from bots.strategies import Cancel, Context, Intent, ParameterError, get_strategy
 from bots.strategies.sizing import SizingError, size_intent
@@ -205,6 +205,8 @@ def bot_tick(*, bot_id: int, candle_open_time: datetime,
     if not window.ends_at(candles, candle_open_time):
         logger.info("bot %s: candle %s is not stored yet", bot, candle_open_time)
         return None
+    candles, _ = ai.with_ai_analyses(strategy, candles, market=bot.market, symbol=bot.symbol,
+                                     interval=bot.interval)
     started = time.perf_counter()
     try:
         decision, plan = _decide_once(bot_id, candle_open_time, strategy, candles, now)

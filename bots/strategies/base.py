@@ -42,6 +42,9 @@ class Strategy:
     title: ClassVar[str] = ""
     description: ClassVar[str] = ""
     parameters: ClassVar[tuple[Parameter, ...]] = ()
+    # True: the caller writes the stored AI analyses into the candles before ``prepare``
+    # (bots.ai.with_ai_analyses), live and in backtests alike.
+    reads_ai_analyses: ClassVar[bool] = False
 
     def __init__(self, **params: Any):
         self.params = validate_params(self.all_parameters(), params, check=self.check)

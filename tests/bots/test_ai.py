@@ -6,11 +6,15 @@ correct decision or fallback."""
 import json
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
+from backtests.services import backtest_run_create, backtest_run_execute
 from bots import ai
 from bots.analysis.advisor import AdvisorSettings
 from bots.models import AdvisorCall, AISymbolAnalysis, NewsFeed, SentimentItem
+from bots.strategies import get_strategy
+from bots.window import stored_window
 from marketdata.models import Symbol, WatchedSymbol
 from tests.backtests.test_runs import FIRST, store_candles
 from tests.support.fake_ollama import refused_url
@@ -215,3 +219,66 @@ def test_the_watched_symbols_are_analysed_on_schedule(candles, followed, setting
 
     assert ai.analyse_watched() == 1  # BTCUSDT has candles; ETHUSDT has none: skipped
     assert AISymbolAnalysis.objects.get().symbol == "BTCUSDT"
+
+
+# --- replayed, point in time, by the live bot and the backtester -----------------------------
+
+def stored_analysis(as_of: datetime, sentiment: float, advice: dict | None = None):
+    call = None
+    if advice is not None:
+        call = AdvisorCall.objects.create(symbol="BTCUSDT", outcome="answered",
+                                          prompt_version="advisor-v1", advice=advice)
+    return AISymbolAnalysis.objects.create(symbol="BTCUSDT", interval="1h", as_of=as_of,
+                                           sentiment_score=sentiment, advisor=call)
+
+
+def test_each_candle_reads_the_latest_analysis_known_at_its_close(candles):
+    stored_analysis(FIRST + timedelta(hours=10), 0.5)
+    stored_analysis(FIRST + timedelta(hours=12, minutes=30), -0.5,
+                    {"action": "sell", "confidence": 0.9})
+    frame = stored_window(market="spot", symbol="BTCUSDT", interval="1h",
+                          last_open_time=FIRST + timedelta(hours=19), count=20)
+
+    written, share = ai.with_ai_analyses(get_strategy("ai_combined")(), frame, market="spot",
+                                         symbol="BTCUSDT", interval="1h")
+
+    sentiment = written["ai_sentiment"].tolist()
+    assert all(np.isnan(value) for value in sentiment[:9])  # closes before 10:00
+    assert sentiment[9:12] == [0.5, 0.5, 0.5]  # the 10:00 close and those before 12:30
+    assert sentiment[12:] == [-0.5] * 8  # 13:00 onwards: the later analysis
+    assert written["ai_advisor_action"].iloc[12] == "sell"
+    assert share == pytest.approx(11 / 20)
+
+
+def test_a_strategy_that_reads_no_analyses_gets_its_candles_untouched(candles):
+    frame = stored_window(market="spot", symbol="BTCUSDT", interval="1h", last_open_time=None,
+                          count=5)
+
+    written, share = ai.with_ai_analyses(get_strategy("sma_cross")(), frame, market="spot",
+                                         symbol="BTCUSDT", interval="1h")
+
+    assert written is frame
+    assert share == 1.0
+
+
+def test_a_backtest_replays_the_stored_analyses_and_says_how_much_they_covered(candles,
+                                                                             trader):
+    for hour in range(100, 400, 10):  # the news swings every ten hours
+        stored_analysis(FIRST + timedelta(hours=hour), 0.8 if hour % 20 else -0.8)
+    run = backtest_run_create(owner=trader, strategy="ai_combined", params={}, symbol="BTCUSDT",
+                              interval="1h", start=None, end=None, settings={})
+
+    backtest_run_execute(run_id=run.pk)
+
+    run.refresh_from_db()
+    assert run.status == "done", run.error
+    note = next(n for n in run.results["notes"] if n.startswith("Stored AI analyses"))
+    assert "covered 75% of the candles" in note  # from the 100th of 400 hourly closes
+    trades = [*run.results["trades"], run.results["open_at_end"]]
+    words = [trade["entry_words"] for trade in trades if trade]
+    # Before the first analysis the technical score decided alone; after, with the sentiment.
+    assert any("no stored analysis: technical only" in said for said in words)
+    assert any("sentiment +0.80 x 0.4" in said for said in words), words
+    assert not any("nan" in said for said in words)
+    exits = [trade["exit_words"] for trade in run.results["trades"]]
+    assert any("sentiment -0.80 x 0.4" in said for said in exits), exits

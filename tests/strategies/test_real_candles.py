@@ -15,7 +15,8 @@ from .paper import Paper
 
 HOURLY = "BTCUSDT-1h-taeminlee_cp-spot.csv"  # 7091 candles
 BUILTINS = [
-    "bollinger_reversion", "dca", "donchian_breakout", "ema_cross", "grid", "macd_trend",
+    "ai_combined", "bollinger_reversion", "dca", "donchian_breakout", "ema_cross", "grid",
+    "macd_trend",
     "rsi_reversion", "sma_cross",
 ]
 # Short periods make the warm-up tests sharp; defaults are covered by the run test.
@@ -26,6 +27,7 @@ SHORT = {
     "bollinger_reversion": {"period": 6},
     "macd_trend": {"fast": 3, "slow": 8, "signal": 4},
     "donchian_breakout": {"entry_period": 7, "exit_period": 4},
+    "ai_combined": {"trend_window": 10, "threshold": 0.2},
 }
 
 pytestmark = pytest.mark.skipif(not KLINES.is_dir(), reason=f"no klines at {KLINES}")

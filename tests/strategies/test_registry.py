@@ -19,7 +19,8 @@ from .candles import KLINES, load_klines
 from .paper import Paper
 
 BUILTINS = {
-    "bollinger_reversion", "dca", "donchian_breakout", "ema_cross", "grid", "macd_trend",
+    "ai_combined", "bollinger_reversion", "dca", "donchian_breakout", "ema_cross", "grid",
+    "macd_trend",
     "rsi_reversion", "sma_cross",
 }
 GOOD = '''
@@ -62,7 +63,7 @@ def test_an_unknown_name_lists_the_available_ones():
     with pytest.raises(KeyError) as caught:
         get_strategy("sma_crossover")
     assert caught.value.args[0] == (
-        "unknown strategy 'sma_crossover'; available: bollinger_reversion, dca, "
+        "unknown strategy 'sma_crossover'; available: ai_combined, bollinger_reversion, dca, "
         "donchian_breakout, ema_cross, grid, macd_trend, rsi_reversion, sma_cross"
     )
 

@@ -1,6 +1,7 @@
 """The built-in strategies; importing this package registers them all."""
 
 from bots.strategies.builtin import (  # noqa: F401  (imported to register)
+    ai_combined,
     bollinger_reversion,
     dca,
     donchian_breakout,
