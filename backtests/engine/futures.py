@@ -93,7 +93,7 @@ def _open(sim: Simulation, side: str, signal: int) -> bool:
     account: FuturesAccount = sim.account
     close = sim.candles.close[signal]
     try:
-        notional = _notional(sim, side, close)
+        notional = _notional(sim, close)
     except SizingError as error:
         sim.refusals.append((signal, f"sizing: {error}"))
         return False
@@ -120,7 +120,7 @@ def _open(sim: Simulation, side: str, signal: int) -> bool:
     return True
 
 
-def _notional(sim: Simulation, side: str, close: float) -> float:
+def _notional(sim: Simulation, close: float) -> float:
     """The position's value the sizing asks for. Fixed amounts and allocation fractions are
     margin (x leverage); risk per trade sizes the position itself from the stop distance
     (the same for a short, whose stop sits above)."""
