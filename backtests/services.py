@@ -37,8 +37,8 @@ from backtests.engine import (
 from backtests.engine.checks import lookahead_check, warmup_check
 from backtests.engine.config import MAX_LEVERAGE
 from backtests.engine.data import candles_from
+from backtests.engine.futures import futures_refusal
 from backtests.engine.report import as_report
-from backtests.engine.simulator import uses_default_on_bar
 from backtests.models import BacktestRun
 from backtests.runs import run_announce, run_cancel, run_finish, run_queue
 from bots.ai import with_ai_analyses
@@ -172,10 +172,10 @@ def backtest_run_validate(*, owner, strategy: str, params: dict, symbol: str, in
             and not Decimal(str(fields["params"].get("stop_loss_pct") or 0))):
         errors["sizing"] = ("risk_per_trade sizes each entry by its distance to the stop: set "
                             "the strategy's stop_loss_pct, or choose another sizing")
-    if not errors and market == "futures" and not uses_default_on_bar(
-            get_strategy(strategy)(**fields["params"])):
-        errors["strategy"] = (f"{strategy} manages its own orders: futures backtests run "
-                              f"strategies that trade on their signals; backtest it on spot")
+    if not errors and market == "futures":
+        refusal = futures_refusal(get_strategy(strategy)(**fields["params"]))
+        if refusal:
+            errors["strategy"] = refusal
     if not errors and not _has_candles(symbol, interval, start, end, market):
         which = interval if market == "spot" else f"{market} {interval}"
         errors["candles"] = (f"no stored {which} candles of {symbol} in that range: import "

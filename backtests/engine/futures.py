@@ -26,6 +26,7 @@ from backtests.engine.simulator import (
     _Levels,
     _next,
     _next_index,
+    uses_default_on_bar,
 )
 from bots.strategies import Context, Intent, PositionView, as_decimal
 from bots.strategies.sizing import SizingError, size_intent
@@ -34,6 +35,15 @@ ENTRY_TAGS = {"long": "entry", "short": "short_entry"}
 EXIT_TAGS = {"long": SIGNAL_EXIT, "short": "short_exit"}
 OPENING_SIDE = {"long": "buy", "short": "sell"}
 CLOSING_SIDE = {"long": "sell", "short": "buy"}
+
+
+def futures_refusal(strategy) -> str:
+    """Why ``strategy`` cannot be backtested on futures ("" when it can): the futures loop
+    trades signals, so a strategy that places its own orders runs on spot only."""
+    if uses_default_on_bar(strategy):
+        return ""
+    return (f"{strategy.name} manages its own orders (it overrides on_bar): futures backtests "
+            f"run strategies that trade on their signals; backtest it on spot")
 
 
 def funding_per_bar(funding: pd.Series | None, open_times: pd.DatetimeIndex,

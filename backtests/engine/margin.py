@@ -20,7 +20,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
-from backtests.engine.account import Account, Costs
+from backtests.engine.account import Account
 from backtests.engine.results import Trade
 
 
@@ -33,11 +33,6 @@ class FuturesAccount(Account):
     entry: float = 0.0
     funding_paid: float = 0.0
     event_free: list[float] = field(default_factory=list)
-
-    @classmethod
-    def open_account(cls, costs: Costs, cash: float, *, leverage: int,
-                     maintenance: float) -> FuturesAccount:
-        return cls(costs, cash, leverage=leverage, maintenance=maintenance)
 
     # --- reading ---------------------------------------------------------------------------
 

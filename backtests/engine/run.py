@@ -9,7 +9,7 @@ import pandas as pd
 from backtests.engine import metrics
 from backtests.engine.config import BacktestConfig
 from backtests.engine.data import CandleError, candles_from, interval_step
-from backtests.engine.futures import funding_per_bar, run_futures
+from backtests.engine.futures import funding_per_bar, futures_refusal, run_futures
 from backtests.engine.results import BacktestResult, Curve
 from backtests.engine.simulator import (
     Candles,
@@ -86,10 +86,11 @@ def run_backtest(strategy: Strategy, candles: pd.DataFrame, config: BacktestConf
 
 
 def _check_futures(strategy: Strategy, loop: Loop) -> None:
-    if not uses_default_on_bar(strategy) or loop == "bars":
-        raise ValueError(f"{strategy.name} manages its own orders (it overrides on_bar): "
-                         f"futures backtests run strategies that trade on their signals; "
-                         f"backtest it on spot")
+    refusal = futures_refusal(strategy)
+    if refusal:
+        raise ValueError(refusal)
+    if loop == "bars":
+        raise ValueError("futures backtests run signal to signal: the bar loop is for spot")
 
 
 def _futures_notes(strategy: Strategy, config: BacktestConfig, sim: Simulation,

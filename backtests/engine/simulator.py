@@ -146,7 +146,7 @@ class Simulation:
     def __post_init__(self) -> None:
         self.costs = Costs.of(self.config)
         if self.config.is_futures:
-            self.account = FuturesAccount.open_account(
+            self.account = FuturesAccount(
                 self.costs, float(self.config.cash), leverage=self.config.leverage,
                 maintenance=float(self.config.maintenance_margin))
         else:

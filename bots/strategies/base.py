@@ -117,7 +117,7 @@ class Strategy:
         ``enter_short`` / ``exit_short`` columns in ``prepare``; without them a short is the
         long's mirror: it opens on the exit signal and closes on the entry signal (the fast
         SMA crossing below the slow one, RSI above its upper band)."""
-        if set(SHORT_COLUMNS) <= set(prepared.columns):
+        if self.has_own_short_signals(prepared):
             return (prepared["enter_short"].fillna(False).astype(bool),
                     prepared["exit_short"].fillna(False).astype(bool))
         return prepared["exit_long"], prepared["enter_long"]
