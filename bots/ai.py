@@ -67,10 +67,12 @@ class PollReport:
 
 def news_poll_all() -> list[PollReport]:
     """Poll every enabled feed; one feed's failure never stops the others."""
-    return [news_poll(feed=feed) for feed in NewsFeed.objects.filter(enabled=True)]
+    matcher = _matcher()  # the followed symbols, read once for all feeds
+    return [news_poll(feed=feed, matcher=matcher)
+            for feed in NewsFeed.objects.filter(enabled=True)]
 
 
-def news_poll(*, feed: NewsFeed) -> PollReport:
+def news_poll(*, feed: NewsFeed, matcher: sentiment.SymbolMatcher | None = None) -> PollReport:
     """Fetch ``feed`` (conditional GET), parse it, match each headline to the platform's
     symbols and store it scored, once per symbol. A feed that cannot be read or parsed is
     recorded on the feed, in words."""
@@ -84,7 +86,7 @@ def news_poll(*, feed: NewsFeed) -> PollReport:
                                                     last_item_count=0)
         return PollReport(feed=feed.name, new_items=0, headlines=0)
     parsed = parse_feed(content, url=feed.url)
-    stored = _store_headlines(feed, parsed, _matcher(), now)
+    stored = _store_headlines(feed, parsed, matcher or _matcher(), now)
     NewsFeed.objects.filter(pk=feed.pk).update(
         last_polled_at=now, last_problem=parsed.problem[:500], last_item_count=stored,
         etag=feed.etag, modified=feed.modified)
