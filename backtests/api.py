@@ -8,6 +8,8 @@ import csv
 import io
 
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -24,7 +26,9 @@ from backtests.serializers import (
     OptimisationRunSerializer,
 )
 from backtests.services import BacktestRefused, backtest_run_cancel, backtest_run_create
+from bots.serializers import StrategySerializer
 from bots.strategies import available, describe
+from tradingsite.api_errors import Problem
 
 CSV_COLUMNS = ("entry_time", "exit_time", "entry_price", "exit_price", "quantity", "fees", "pnl",
                "return_pct", "exit_reason", "entry_words", "exit_words", "side", "funding")
@@ -38,6 +42,8 @@ class BacktestRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     interval, start, end, cash, fee, fee_asset, slippage_bps, sizing, sizing_config; refused
     in words with a 400), queued for a worker; POST <id>/cancel/: stop it; GET
     <id>/trades.csv: its trades; GET strategies/: the strategies and their parameters."""
+
+    queryset = BacktestRun.objects.none()  # the schema's model; get_queryset scopes it
 
     def get_queryset(self):
         runs = BacktestRun.objects.visible_to(self.request.user).select_related("owner")
@@ -53,6 +59,7 @@ class BacktestRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
             return BacktestRunInput
         return BacktestRunDetailSerializer if self.action == "retrieve" else BacktestRunSerializer
 
+    @extend_schema(responses={201: BacktestRunDetailSerializer})
     def create(self, request, *args, **kwargs):
         given = self.get_serializer(data=request.data)
         given.is_valid(raise_exception=True)
@@ -62,6 +69,7 @@ class BacktestRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
             raise ValidationError(refused.errors) from refused
         return Response(BacktestRunDetailSerializer(run).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=None, responses=BacktestRunSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         try:
@@ -70,12 +78,13 @@ class BacktestRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
             raise ValidationError(refused.errors) from refused
         return Response(BacktestRunSerializer(run).data)
 
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
     def trades_csv(self, request, pk=None):
         """The run's trades, one a row (the position still open at the end last)."""
         run = self.get_object()
         if run.status != BacktestRun.Status.DONE:
-            return Response({"detail": f"run #{run.pk} is {run.status}: it has trades once "
-                                       f"it is done"}, status=status.HTTP_409_CONFLICT)
+            raise Problem(f"run #{run.pk} is {run.status}: it has trades once it is done",
+                          status_code=status.HTTP_409_CONFLICT, code="conflict")
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(CSV_COLUMNS)
@@ -86,7 +95,8 @@ class BacktestRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
                                            f'{run.strategy}-{run.symbol}-trades.csv"')
         return response
 
-    @action(detail=False, methods=["get"])
+    @extend_schema(responses=StrategySerializer(many=True))
+    @action(detail=False, methods=["get"], pagination_class=None)
     def strategies(self, request):
         """Every registered strategy with its declared parameters (name, kind, default,
         minimum, maximum, choices, help)."""
@@ -114,6 +124,8 @@ class OptimisationRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     with a 400), queued for the workers; POST <id>/cancel/: stop it. Follow it with GET
     <id>/ or the `optimisation.progress` WebSocket event. Another trader's is a 404."""
 
+    queryset = OptimisationRun.objects.none()  # the schema's model; get_queryset scopes it
+
     def get_queryset(self):
         runs = OptimisationRun.objects.visible_to(self.request.user).select_related("owner")
         if self.action == "list":
@@ -130,6 +142,7 @@ class OptimisationRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
             return OptimisationRunDetailSerializer
         return OptimisationRunSerializer
 
+    @extend_schema(responses={201: OptimisationRunDetailSerializer})
     def create(self, request, *args, **kwargs):
         given = self.get_serializer(data=request.data)
         given.is_valid(raise_exception=True)
@@ -140,6 +153,7 @@ class OptimisationRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         return Response(OptimisationRunDetailSerializer(run).data,
                         status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=None, responses=OptimisationRunSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         try:

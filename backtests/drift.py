@@ -19,6 +19,7 @@ import pandas as pd
 from backtests.engine import SymbolFilters, Trade, run_backtest
 from backtests.engine.data import interval_step
 from backtests.services import backtest_config, stored_candles, strategy_build
+from bots.ai import with_ai_analyses
 from bots.models import Bot
 from marketdata.exchange.filters import unsellable
 from marketdata.symbol_rules import rules_for
@@ -109,6 +110,8 @@ def _backtest(bot: Bot, first: datetime, last: datetime):
     step = interval_step(bot.interval).to_pytimedelta()
     candles = stored_candles(symbol=bot.symbol, interval=bot.interval, market=bot.market,
                              start=first - step * strategy.lookback(), end=last + step)
+    candles, _ = with_ai_analyses(strategy, candles, market=bot.market, symbol=bot.symbol,
+                                  interval=bot.interval)  # what the bot read, candle by candle
     trade_from = int(candles["open_time"].searchsorted(pd.Timestamp(first)))
     rules = rules_for(bot.market, bot.symbol)
     config = backtest_config(interval=bot.interval, cash=bot.portfolio.total_budget or

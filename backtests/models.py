@@ -10,6 +10,8 @@ from marketdata.models import INTERVALS
 
 class WorkerRunQuerySet(models.QuerySet):
     def owned_by(self, user):
+        if not getattr(user, "is_authenticated", False):  # anonymous: owns nothing
+            return self.none()
         return self.filter(owner=user)
 
     def visible_to(self, user):

@@ -84,6 +84,7 @@ from backtests.services import (
     stored_candles,
     symbol_filters,
 )
+from bots.ai import with_ai_analyses
 from bots.strategies import Strategy, get_strategy
 from marketdata.models import Kline
 
@@ -303,7 +304,7 @@ def _plan(run: OptimisationRun) -> list[tuple[dict | None, list[dict]]]:
                              end=run.end, market=run.market)
     run.data_hash, run.candle_count = data_hash(candles), len(candles)
     run.code_version = code_version(strategy_class)
-    _CANDLES.put(_candle_key(run), candles)
+    _CANDLES.put(_candle_key(run), _with_analyses(run, candles))
     target = worker_processes() * CHUNKS_PER_WORKER
     if run.kind == K.WALK_FORWARD:
         windows = _windows(run, candles, candidates)
@@ -492,9 +493,16 @@ def _candles(run: OptimisationRun) -> pd.DataFrame:
         if data_hash(candles) != run.data_hash:
             raise ValueError(f"the stored {run.interval} candles of {run.symbol} changed "
                              "since the optimisation started: run it again")
-        return candles
+        return _with_analyses(run, candles)
 
     return _CANDLES.get(_candle_key(run), load)
+
+
+def _with_analyses(run: OptimisationRun, candles: pd.DataFrame) -> pd.DataFrame:
+    """Every candidate replays the stored AI analyses (for a strategy that reads them), as a
+    single backtest run does."""
+    return with_ai_analyses(get_strategy(run.strategy), candles, market=run.market,
+                            symbol=run.symbol, interval=run.interval)[0]
 
 
 def _config(run: OptimisationRun) -> BacktestConfig:

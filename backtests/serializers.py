@@ -3,9 +3,9 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from backtests.models import BacktestRun, OptimisationRun
-from backtests.services import DEFAULT_SETTINGS, DIRECTIONS, FEE_ASSETS, MARKETS
-from bots.strategies.sizing import METHODS as SIZING_METHODS
-from marketdata.models import INTERVALS
+from backtests.services import DEFAULT_SETTINGS, DIRECTIONS, FEE_ASSETS
+from bots.models import Bot
+from marketdata.models import INTERVALS, Symbol
 from risk.serializers import CallersOwn, own_portfolio_field
 
 RUN_FIELDS = ["id", "owner", "portfolio", "bot", "strategy", "params", "symbol", "market",
@@ -25,7 +25,7 @@ class BacktestRunInput(CallersOwn, serializers.Serializer):
     strategy = serializers.CharField(max_length=60)
     params = serializers.DictField(required=False, default=dict)
     symbol = serializers.CharField(max_length=30)
-    market = serializers.ChoiceField(choices=MARKETS, default="spot",
+    market = serializers.ChoiceField(choices=Symbol.Market.choices, default="spot",
                                      help_text="futures: a USD-M perpetual, long and/or short")
     interval = serializers.ChoiceField(choices=INTERVALS)
     start = serializers.DateTimeField(required=False, allow_null=True, default=None)
@@ -36,7 +36,8 @@ class BacktestRunInput(CallersOwn, serializers.Serializer):
                   help_text="per side, maker and taker (0.001 = 0.1%)")
     fee_asset = serializers.ChoiceField(choices=FEE_ASSETS, default=DEFAULT_SETTINGS["fee_asset"])
     slippage_bps = _number(default=Decimal(DEFAULT_SETTINGS["slippage_bps"]))
-    sizing = serializers.ChoiceField(choices=SIZING_METHODS, default=DEFAULT_SETTINGS["sizing"])
+    sizing = serializers.ChoiceField(choices=Bot.Sizing.choices,
+                                     default=DEFAULT_SETTINGS["sizing"])
     sizing_config = serializers.DictField(required=False,
                                           default=lambda: dict(DEFAULT_SETTINGS["sizing_config"]))
     leverage = serializers.IntegerField(default=1, help_text="futures only: 1 to 125")

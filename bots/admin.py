@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from bots.ai import news_poll
+from bots.approvals import ApprovalRefused, approval_approve, approval_reject
 from bots.models import (
     AdvisorCall,
     AISymbolAnalysis,
@@ -10,8 +11,17 @@ from bots.models import (
     NewsFeed,
     SentimentItem,
     TechnicalAnalysisRecord,
+    TradeApproval,
 )
-from bots.services import BotRefused, bot_pause, bot_resume, bot_start, bot_stop, bot_validate
+from bots.services import (
+    BotRefused,
+    approval_rule_errors,
+    bot_pause,
+    bot_resume,
+    bot_start,
+    bot_stop,
+    bot_validate,
+)
 
 
 class BotAdminForm(forms.ModelForm):
@@ -20,7 +30,8 @@ class BotAdminForm(forms.ModelForm):
     class Meta:
         model = Bot
         fields = ["portfolio", "name", "market", "symbol", "interval", "strategy", "params",
-                  "sizing", "sizing_config"]
+                  "sizing", "sizing_config", "approval_above_quote",
+                  "approval_below_confidence", "approval_minutes"]
 
     def clean(self):
         data = super().clean()
@@ -32,6 +43,10 @@ class BotAdminForm(forms.ModelForm):
         except BotRefused as refused:
             problems = [f"{name}: {message}" for name, message in refused.errors.items()]
             raise forms.ValidationError(problems) from refused
+        for name, message in approval_rule_errors(
+                data.get("approval_above_quote"), data.get("approval_below_confidence"),
+                data.get("approval_minutes")).items():
+            self.add_error(name, message)
         return data
 
 
@@ -156,3 +171,32 @@ class AISymbolAnalysisAdmin(ReadOnlyAdmin):
     list_display = ["as_of", "symbol", "interval", "action", "combined_score",
                     "technical_score", "sentiment_score", "sentiment_confidence", "confidence"]
     list_filter = ["symbol", "action"]
+
+
+@admin.register(TradeApproval)
+class TradeApprovalAdmin(ReadOnlyAdmin):
+    """The approval queue, for staff: approve or reject (as the bot's owner would, through
+    the same checks); the records themselves are never edited."""
+
+    list_display = ["bot", "side", "quote_amount", "confidence", "status", "created_at",
+                    "expires_at", "decided_by"]
+    list_filter = ["status"]
+    search_fields = ["bot__name", "bot__symbol", "bot__portfolio__owner__username"]
+    actions = ["approve", "reject"]
+
+    def _each(self, request, queryset, act, done: str):
+        for approval in queryset:
+            try:
+                approval = act(approval=approval, user=request.user)
+                self.message_user(request, f"#{approval.pk}: {done} "
+                                           f"({approval.get_status_display()})")
+            except ApprovalRefused as refused:
+                self.message_user(request, f"#{approval.pk}: {refused}", messages.ERROR)
+
+    @admin.action(description="Approve the selected entries (place their orders)")
+    def approve(self, request, queryset):
+        self._each(request, queryset, approval_approve, "approved")
+
+    @admin.action(description="Reject the selected entries")
+    def reject(self, request, queryset):
+        self._each(request, queryset, approval_reject, "rejected")

@@ -34,6 +34,7 @@ from bots.strategies.builtin.ai_combined import (
     ADVISOR_ACTION,
     ADVISOR_CONFIDENCE,
     AI_COLUMNS,
+    ANALYSIS_ID,
     SENTIMENT,
 )
 from bots.window import last_closed_open_time, stored_window
@@ -169,8 +170,11 @@ def note_add(*, author, symbol: str, text: str, score: float | None = None) -> S
         raise AnalysisRefused("write the note first")
     if score is not None and not -1 <= score <= 1:
         raise AnalysisRefused("a score is between -1 (negative) and 1 (positive)")
+    symbol = symbol.strip().upper()
+    if not Symbol.objects.filter(name=symbol).exists():
+        raise AnalysisRefused(f"{symbol or 'the symbol'} is not a known symbol")
     return SentimentItem.objects.create(
-        source=SentimentItem.Source.MANUAL, symbol=symbol.strip().upper(), author=author,
+        source=SentimentItem.Source.MANUAL, symbol=symbol, author=author,
         score=sentiment.score_text(text) if score is None else score, text=text[:2000],
         published_at=timezone.now())
 
@@ -280,7 +284,8 @@ def _store_analysis(record, analysis, aggregate, rows, call: AdvisorCall,
 
 
 def analysis_event(analysis: AISymbolAnalysis) -> dict:
-    return {"symbol": analysis.symbol, "interval": analysis.interval,
+    return {"symbol": analysis.symbol, "market": analysis.market,
+            "interval": analysis.interval,
             "as_of": analysis.as_of.isoformat(), "action": analysis.action,
             "combined_score": round(analysis.combined_score, 4),
             "technical_score": round(analysis.technical_score, 4),
@@ -293,9 +298,10 @@ def analysis_event(analysis: AISymbolAnalysis) -> dict:
 
 def with_ai_analyses(strategy, candles, *, market: str, symbol: str,
                      interval: str) -> tuple[pd.DataFrame, float]:
-    """``candles`` with the stored analyses of ``symbol`` written in (``AI_COLUMNS``): at each
-    candle, the latest analysis whose ``as_of`` is at or before the candle's close, so a
-    backtest replays what was known then and never recomputes sentiment with hindsight.
+    """``candles`` with the stored analyses of ``symbol`` written in (``AI_COLUMNS``) when
+    ``strategy`` (an instance or its class) reads them: at each candle, the latest analysis
+    whose ``as_of`` is at or before the candle's close, so a backtest replays what was known
+    then and never recomputes sentiment with hindsight.
     Returns the frame and the share of candles that had one (the rest: technical only)."""
     if not strategy.reads_ai_analyses or candles.empty:
         return candles, 1.0
@@ -311,16 +317,17 @@ def with_ai_analyses(strategy, candles, *, market: str, symbol: str,
     frame[SENTIMENT] = matched["sentiment"].to_numpy()
     frame[ADVISOR_ACTION] = matched["advisor_action"].to_numpy()
     frame[ADVISOR_CONFIDENCE] = matched["advisor_confidence"].to_numpy()
+    frame[ANALYSIS_ID] = matched["id"].to_numpy(dtype="float64")
     return frame, float(matched["as_of"].notna().mean())
 
 
 def _analyses_until(market: str, symbol: str, until: datetime) -> pd.DataFrame:
     rows = (AISymbolAnalysis.objects.filter(market=market, symbol=symbol, as_of__lte=until)
             .select_related("advisor").order_by("as_of", "pk"))
-    records = [{"as_of": row.as_of, "sentiment": row.sentiment_score,
+    records = [{"as_of": row.as_of, "id": row.pk, "sentiment": row.sentiment_score,
                 "advisor_action": _answered(row.advisor, "action"),
                 "advisor_confidence": _answered(row.advisor, "confidence")} for row in rows]
-    frame = pd.DataFrame(records, columns=["as_of", "sentiment", "advisor_action",
+    frame = pd.DataFrame(records, columns=["as_of", "id", "sentiment", "advisor_action",
                                            "advisor_confidence"])
     frame["as_of"] = pd.to_datetime(frame["as_of"], utc=True)
     frame["advisor_confidence"] = pd.to_numeric(frame["advisor_confidence"])

@@ -1,13 +1,23 @@
 from django.db import IntegrityError
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
-from bots.models import Bot
-from bots.serializers import BotSerializer, DecisionSerializer, StopInput
+from bots.approvals import ApprovalRefused, approval_approve, approval_reject
+from bots.models import Bot, TradeApproval
+from bots.serializers import (
+    ApprovalRulesInput,
+    BotSerializer,
+    DecisionSerializer,
+    StopInput,
+    StrategySerializer,
+    TradeApprovalSerializer,
+)
 from bots.services import (
     BotRefused,
+    bot_approval_rules,
     bot_create,
     bot_pause,
     bot_resume,
@@ -25,6 +35,7 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
     GET <id>/decisions/ is its decision log, newest first. ?status=&portfolio= filter."""
 
     serializer_class = BotSerializer
+    queryset = Bot.objects.none()  # the schema's model; get_queryset scopes it
 
     def get_queryset(self):
         bots = Bot.objects.owned_by(self.request.user).select_related("portfolio")
@@ -79,13 +90,66 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
         return self.get_paginated_response(DecisionSerializer(page, many=True).data)
 
 
+    @action(detail=True, methods=["post"], url_path="approval-rules")
+    def approval_rules(self, request, pk=None):
+        """Which entries wait for approval: above a quote amount, below a confidence (null:
+        none), expiring after approval_minutes. Allowed while the bot runs."""
+        rules = ApprovalRulesInput(data=request.data)
+        rules.is_valid(raise_exception=True)
+        data = rules.validated_data
+        return self._control(lambda bot: bot_approval_rules(
+            bot=bot, above_quote=data["approval_above_quote"],
+            below_confidence=data["approval_below_confidence"],
+            minutes=data["approval_minutes"]))
+
+
+class TradeApprovalViewSet(viewsets.ReadOnlyModelViewSet):
+    """Entries the caller's bots wait to have approved (?status=pending&bot=). POST
+    <id>/approve/ places the order through the usual checks; <id>/reject/ drops it. A
+    refusal (already decided, expired, the bot not running, entries paused) is a 400."""
+
+    serializer_class = TradeApprovalSerializer
+    queryset = TradeApproval.objects.none()  # the schema's model; get_queryset scopes it
+
+    def get_queryset(self):
+        approvals = TradeApproval.objects.owned_by(self.request.user).select_related(
+            "order", "decided_by")
+        status_wanted, bot = (self.request.query_params.get(name) for name in ("status", "bot"))
+        if status_wanted:
+            approvals = approvals.filter(status=status_wanted)
+        if bot:
+            approvals = approvals.filter(bot=bot) if bot.isdigit() else approvals.none()
+        return approvals
+
+    def _decide(self, act):
+        try:
+            approval = act(approval=self.get_object(), user=self.request.user)
+        except ApprovalRefused as refused:
+            raise ValidationError({"detail": str(refused)}) from refused
+        return Response(self.get_serializer(approval).data)
+
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        return self._decide(approval_approve)
+
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        return self._decide(approval_reject)
+
+
 class StrategyViewSet(viewsets.ViewSet):
     """The registered strategies and their parameters (names, types, defaults, ranges)."""
 
+    lookup_value_regex = r"[A-Za-z0-9_]+"
+
+    @extend_schema(responses=StrategySerializer(many=True))
     def list(self, request):
         return Response([describe(name) for name in sorted(available())])
 
+    @extend_schema(responses=StrategySerializer,
+                   parameters=[OpenApiParameter("id", str, OpenApiParameter.PATH,
+                                                description="the strategy's name")])
     def retrieve(self, request, pk=None):
         if pk not in available():
-            return Response({"detail": f"no strategy {pk!r}"}, status=status.HTTP_404_NOT_FOUND)
+            raise NotFound(f"no strategy {pk!r}")
         return Response(describe(pk))

@@ -10,6 +10,8 @@ from portfolios.models import Portfolio
 
 class BotQuerySet(models.QuerySet):
     def owned_by(self, user):
+        if not getattr(user, "is_authenticated", False):  # anonymous: owns nothing
+            return self.none()
         return self.filter(portfolio__owner=user)
 
     def running(self):
@@ -44,6 +46,16 @@ class Bot(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.STOPPED)
     status_reason = models.CharField(max_length=300, blank=True)
     state = models.JSONField(default=dict, blank=True, help_text="the strategy's memory")
+    # Human in the loop: entries above this quote amount, or below this confidence (for a
+    # strategy that has one, such as ai_combined), wait for the owner's approval.
+    approval_above_quote = models.DecimalField(
+        max_digits=30, decimal_places=10, null=True, blank=True,
+        help_text="entries spending more than this (quote) wait for approval; empty: none")
+    approval_below_confidence = models.FloatField(
+        null=True, blank=True,
+        help_text="entries with a confidence below this (0..1) wait for approval; empty: none")
+    approval_minutes = models.PositiveIntegerField(
+        default=15, help_text="a waiting entry expires after this many minutes")
     started_at = models.DateTimeField(null=True, blank=True)
     last_tick_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -77,6 +89,7 @@ class BotDecision(models.Model):
         HOLD = "hold", "nothing to do"
         SKIPPED = "skipped", "skipped"
         REFUSED = "refused", "refused by a check"
+        QUEUED = "queued", "waits for approval"
         ERROR = "error", "failed"
 
     bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="decisions")
@@ -99,6 +112,71 @@ class BotDecision(models.Model):
 
     def __str__(self):
         return f"{self.bot.name} @ {self.candle_open_time:%Y-%m-%d %H:%M}: {self.outcome}"
+
+
+class TradeApprovalQuerySet(models.QuerySet):
+    def owned_by(self, user):
+        if not getattr(user, "is_authenticated", False):  # anonymous: owns nothing
+            return self.none()
+        return self.filter(bot__portfolio__owner=user)
+
+    def pending(self):
+        return self.filter(status=TradeApproval.Status.PENDING)
+
+    def due(self, now):
+        return self.pending().filter(expires_at__lte=now)
+
+
+class TradeApproval(models.Model):
+    """An entry a bot proposed that waits for its owner (above the bot's size threshold or
+    below its confidence threshold). Approving it places the order then, after the same
+    pre-trade checks; it expires if nobody decides in time."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "waiting for approval"
+        APPROVED = "approved", "approved: order placed"
+        REJECTED = "rejected", "rejected"
+        EXPIRED = "expired", "expired"
+        WITHDRAWN = "withdrawn", "withdrawn by the bot"
+        REFUSED = "refused", "approved, but refused by a check"
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="approvals")
+    decision = models.ForeignKey(BotDecision, on_delete=models.CASCADE,
+                                 related_name="approvals")
+    side = models.CharField(max_length=4)
+    order_type = models.CharField(max_length=6)
+    tag = models.CharField(max_length=40, blank=True)
+    quote_amount = models.DecimalField(max_digits=30, decimal_places=10,
+                                       help_text="what the entry would spend (quote)")
+    price = models.DecimalField(max_digits=30, decimal_places=10, null=True, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    reason = models.TextField(help_text="why the strategy wants it")
+    waits_because = models.CharField(max_length=300)
+    analysis = models.ForeignKey("AISymbolAnalysis", null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="approvals",
+                                 help_text="the stored AI analysis the bot read")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    expires_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    outcome_note = models.CharField(max_length=500, blank=True)
+    order = models.OneToOneField("orders.Order", null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="approval")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TradeApprovalQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "expires_at"])]
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.bot.name}: {self.side} {self.quote_amount} ({self.status})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == self.Status.PENDING
 
 
 # --- AI-assisted analysis (bots.ai stores what bots.analysis computes) -------------------------

@@ -19,9 +19,10 @@ from decimal import Decimal
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
-from bots import ai, budget, events, window
+from bots import ai, approvals, budget, events, window
 from bots.models import Bot, BotDecision
 from bots.strategies import Cancel, Context, Intent, ParameterError, get_strategy
+from bots.strategies.builtin.ai_combined import ANALYSIS_ID
 from bots.strategies.sizing import SizingError, size_intent
 from marketdata.exchange.errors import ExchangeError
 from marketdata.klines.intervals import STEP_US
@@ -29,6 +30,7 @@ from marketdata.symbol_rules import rules_for
 from orders.models import Order
 from orders.services import OrderRefused, order_cancel, order_create, order_submit
 from risk import services as risk_services
+from tradingsite import audit, logs
 
 logger = logging.getLogger(__name__)
 ZERO = Decimal("0")
@@ -115,13 +117,42 @@ def bot_update(*, bot: Bot, **fields) -> Bot:
     return bot
 
 
-def _set_status(bot: Bot, status: str, reason: str = "") -> Bot:
+def bot_approval_rules(*, bot: Bot, above_quote: Decimal | None,
+                       below_confidence: float | None, minutes: int) -> Bot:
+    """Which of the bot's entries wait for its owner's approval. Changeable while the bot
+    runs: like stop, it is a brake; entries already waiting keep their own expiry."""
+    errors = approval_rule_errors(above_quote, below_confidence, minutes)
+    if errors:
+        raise BotRefused(errors)
+    Bot.objects.filter(pk=bot.pk).update(
+        approval_above_quote=above_quote, approval_below_confidence=below_confidence,
+        approval_minutes=minutes, updated_at=timezone.now())
+    bot.refresh_from_db()
+    events.bot_changed(bot)
+    return bot
+
+
+def approval_rule_errors(above_quote: Decimal | None, below_confidence: float | None,
+                         minutes: int) -> dict[str, str]:
+    errors = {}
+    if above_quote is not None and above_quote <= 0:
+        errors["approval_above_quote"] = "a positive quote amount, or empty for none"
+    if below_confidence is not None and not 0 < below_confidence <= 1:
+        errors["approval_below_confidence"] = "above 0 and at most 1, or empty for none"
+    if minutes is None or not 1 <= minutes <= 24 * 60:
+        errors["approval_minutes"] = "between 1 and 1440 minutes"
+    return errors
+
+
+def _set_status(bot: Bot, status: str, reason: str = "", *, action: str = "") -> Bot:
     fields = {"status": status, "status_reason": reason[:300], "updated_at": timezone.now()}
     if status == S.RUNNING and bot.status == S.STOPPED:
         fields["started_at"] = timezone.now()
     Bot.objects.filter(pk=bot.pk).update(**fields)
     bot.refresh_from_db()
     events.bot_changed(bot)
+    if action:
+        audit.record_bot(action, bot, reason=reason)
     return bot
 
 
@@ -129,22 +160,23 @@ def bot_start(*, bot: Bot) -> Bot:
     _require_status(bot, "start")
     bot_validate(strategy=bot.strategy, params=bot.params, sizing=bot.sizing,
                  sizing_config=bot.sizing_config)
-    return _set_status(bot, S.RUNNING)
+    return _set_status(bot, S.RUNNING, action=audit.Action.BOT_STARTED)
 
 
 def bot_pause(*, bot: Bot, reason: str = "paused by its owner") -> Bot:
     _require_status(bot, "pause")
-    return _set_status(bot, S.PAUSED, reason)
+    return _set_status(bot, S.PAUSED, reason, action=audit.Action.BOT_PAUSED)
 
 
 def bot_resume(*, bot: Bot) -> Bot:
     _require_status(bot, "resume")
-    return _set_status(bot, S.RUNNING)
+    return _set_status(bot, S.RUNNING, action=audit.Action.BOT_RESUMED)
 
 
 def bot_stop(*, bot: Bot, cancel_orders: bool = True, close_position: bool = False) -> Bot:
     """Stop ticking; optionally cancel the bot's open orders and sell what it holds."""
-    bot = _set_status(bot, S.STOPPED, "stopped by its owner")
+    bot = _set_status(bot, S.STOPPED, "stopped by its owner", action=audit.Action.BOT_STOPPED)
+    approvals.approvals_withdraw(bot=bot, because="the bot was stopped")
     if cancel_orders or close_position:
         for order in Order.objects.filter(bot=bot).open():
             _cancel_quietly(order)
@@ -167,6 +199,30 @@ def _cancel_quietly(order: Order) -> None:
 
 # --- the tick --------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class EntryTerms:
+    """What the strategy says about an entry on this bar beyond its intent: the share of the
+    sized amount to spend, its confidence (0..1, None without one) and the stored AI
+    analysis it read."""
+
+    scale: float = 1.0
+    confidence: float | None = None
+    analysis_id: int | None = None
+
+    @classmethod
+    def of(cls, strategy, bar: dict) -> "EntryTerms":
+        confidence = bar.get(strategy.size_column) if strategy.size_column else None
+        analysis = bar.get(ANALYSIS_ID)
+        return cls(scale=strategy.size_scale(bar), confidence=_number(confidence),
+                   analysis_id=None if _number(analysis) is None else int(analysis))
+
+
+def _number(value) -> float | None:
+    if value is None or value != value:  # NaN: nothing known
+        return None
+    return float(value)
+
+
 @dataclass
 class Plan:
     """What one tick decided: order intents to send, tags to cancel, and its record."""
@@ -185,6 +241,7 @@ def tick_is_late(bot: Bot, candle_open_time: datetime, now: datetime) -> bool:
     return now - (candle_open_time + step) > step
 
 
+@logs.bound(bot_id=lambda kwargs: kwargs["bot_id"])
 def bot_tick(*, bot_id: int, candle_open_time: datetime,
              now: datetime | None = None) -> BotDecision | None:
     """Decide on one closed candle, once. None when there was nothing to do: the bot is not
@@ -259,12 +316,13 @@ def _decide(bot: Bot, decision: BotDecision, strategy, candles, now) -> Plan:
     bot.state = state
     plan = Plan()
     blockers = entry_blockers(bot)
+    terms = EntryTerms.of(strategy, bar)
     for action in actions:
         if isinstance(action, Cancel):
             plan.cancels.append(action.tag)
             plan.log.append({"cancel": action.tag, "reason": action.reason})
         else:
-            _plan_intent(bot, decision, action, bar, position, blockers, plan)
+            _plan_intent(bot, decision, action, bar, position, blockers, plan, terms, now)
     if not actions:
         plan.reasons.append("no signal")
     return plan
@@ -274,6 +332,8 @@ def _outcome(plan: Plan) -> str:
     placed = [entry for entry in plan.log if entry.get("order")]
     if not plan.log:
         return BotDecision.Outcome.SKIPPED if plan.warming_up else BotDecision.Outcome.HOLD
+    if not placed and any(entry.get("approval") for entry in plan.log):
+        return BotDecision.Outcome.QUEUED
     if not placed and not plan.cancels:
         return BotDecision.Outcome.REFUSED
     sides = {entry.get("side") for entry in placed}
@@ -298,17 +358,25 @@ def entry_blockers(bot: Bot) -> list[str]:
 
 # --- intents into order intents --------------------------------------------------------------
 
-def _plan_intent(bot, decision, intent: Intent, bar, position, blockers, plan: Plan) -> None:
+def _plan_intent(bot, decision, intent: Intent, bar, position, blockers, plan: Plan,
+                 terms: EntryTerms, now: datetime) -> None:
     entry = {"side": intent.side, "type": intent.order_type, "tag": intent.tag,
              "reason": intent.reason}
     plan.log.append(entry)
     plan.reasons.append(intent.reason)
-    if intent.side == "buy" and blockers:
-        entry["refused"] = "entries paused: " + "; ".join(blockers)
-        return
+    if intent.side == "buy":
+        refused = _entry_waits(bot, blockers)
+        if refused:
+            entry["refused"] = refused
+            return
+    else:
+        approvals.approvals_withdraw(bot=bot, because=f"the bot now wants to sell: "
+                                                      f"{intent.reason}")
     try:
-        fields = (_buy_fields(bot, intent, bar) if intent.side == "buy"
+        fields = (_buy_fields(bot, intent, bar, terms.scale) if intent.side == "buy"
                   else _sell_fields(intent, position))
+        if intent.side == "buy" and _queued(bot, decision, intent, fields, terms, entry, now):
+            return
         order = order_create(portfolio=bot.portfolio, symbol=bot.symbol, market=bot.market,
                              source=Order.Source.BOT, bot=bot, decision=decision,
                              tag=intent.tag, **fields)
@@ -320,7 +388,32 @@ def _plan_intent(bot, decision, intent: Intent, bar, position, blockers, plan: P
     plan.orders.append(order)
 
 
-def _buy_fields(bot: Bot, intent: Intent, bar) -> dict:
+def _entry_waits(bot: Bot, blockers: list[str]) -> str:
+    """Why an entry cannot even be planned ("" when it can)."""
+    if blockers:
+        return "entries paused: " + "; ".join(blockers)
+    waiting = approvals.pending_entry(bot)
+    if waiting is not None:
+        return f"entry #{waiting.pk} still waits for approval"
+    return ""
+
+
+def _queued(bot: Bot, decision, intent: Intent, fields: dict, terms: EntryTerms,
+            entry: dict, now: datetime) -> bool:
+    """Queue the entry for its owner's approval when the bot's thresholds say so."""
+    amount = fields.get("quote_quantity") or fields["quantity"] * fields["price"]
+    why = approvals.waits_because(bot, amount=amount, confidence=terms.confidence)
+    if not why:
+        return False
+    approval = approvals.approval_queue(
+        bot=bot, decision=decision, fields=fields, amount=amount, tag=intent.tag,
+        reason=intent.reason, why=why, confidence=terms.confidence,
+        analysis_id=terms.analysis_id, now=now)
+    entry["approval"], entry["waits"] = approval.pk, why
+    return True
+
+
+def _buy_fields(bot: Bot, intent: Intent, bar, scale: float = 1.0) -> dict:
     """Size the entry, then fit it into what the budget has left (in the same transaction as
     the order intent, holding the portfolio's row)."""
     if intent.close_fraction is not None:
@@ -330,7 +423,8 @@ def _buy_fields(bot: Bot, intent: Intent, bar) -> dict:
     price = intent.price if intent.order_type == "limit" else close
     amount = intent.quote_amount or (intent.quantity * price if intent.quantity else None)
     if amount is None:
-        amount = _sized(bot, intent, close)
+        # Only what the sizing rules size is scaled: an amount the strategy chose is its own.
+        amount = _sized(bot, intent, close) * Decimal(str(scale))
     portfolio = risk_services.lock_portfolio(bot.portfolio_id)
     room = budget.headroom(portfolio, bot.symbol)
     if room.amount <= 0:

@@ -9,6 +9,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from bots.ai import analyse_watched, news_poll_all
+from bots.approvals import approvals_expire
 from bots.models import Bot, BotDecision
 from bots.services import bot_tick
 from bots.window import last_closed_open_time
@@ -57,3 +58,8 @@ def ai_analyse_watched_task() -> int:
 @shared_task(name="bots.tasks.news_poll_task", soft_time_limit=240, time_limit=270)
 def news_poll_task() -> int:
     return sum(report.new_items for report in news_poll_all())
+
+
+@shared_task(name="bots.tasks.approvals_expire_task")
+def approvals_expire_task() -> int:
+    return approvals_expire()

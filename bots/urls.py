@@ -1,6 +1,6 @@
 from django.urls import path
 
-from bots import views
+from bots import approval_views, views
 
 app_name = "bots"
 urlpatterns = [
@@ -8,6 +8,14 @@ urlpatterns = [
     path("new/", views.bot_create_view, name="create"),
     path("parameters/", views.bot_parameters, name="parameters"),
     path("partials/table/", views.bots_table, name="table"),
+    path("approvals/", approval_views.approvals_page, name="approvals"),
+    path("approvals/partial/", approval_views.approvals_partial, name="approvals-partial"),
+    path("approvals/<int:pk>/approve/", approval_views.approval_decide,
+         {"verdict": "approve"}, name="approval-approve"),
+    path("approvals/<int:pk>/reject/", approval_views.approval_decide,
+         {"verdict": "reject"}, name="approval-reject"),
+    path("<int:pk>/approval-rules/", approval_views.bot_approval_rules_view,
+         name="approval-rules"),
     path("<int:pk>/", views.bot_detail, name="detail"),
     path("<int:pk>/edit/", views.bot_edit, name="edit"),
     path("<int:pk>/chart-data/", views.bot_chart_data, name="chart-data"),

@@ -20,8 +20,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bots import window
+from bots.approval_views import approvals_context
 from bots.forms import SIZING_SETTINGS, BotForm
-from bots.models import Bot, BotDecision
+from bots.models import AISymbolAnalysis, Bot, BotDecision, TradeApproval
 from bots.services import (
     BotRefused,
     bot_create,
@@ -32,6 +33,12 @@ from bots.services import (
     bot_update,
 )
 from bots.strategies import available, describe
+from bots.strategies.builtin.ai_combined import (
+    ADVISOR_ACTION,
+    ADVISOR_CONFIDENCE,
+    ANALYSIS_ID,
+    SENTIMENT,
+)
 from marketdata.charts import chart_data
 from marketdata.exchange.errors import ExchangeError
 from marketdata.klines import Interval
@@ -109,12 +116,35 @@ def _decisions(bot: Bot, page_number=None) -> dict:
     ids = [a["order"] for d in page for a in d.actions if a.get("order")]
     orders = {o.client_order_id: o for o in Order.objects.filter(bot=bot,
                                                                  client_order_id__in=ids)}
-    rows = [{"decision": d, "actions": [{**a, "placed": orders.get(a.get("order"))}
-                                        for a in d.actions]} for d in page]
+    waiting = {a.pk: a for a in TradeApproval.objects.filter(
+        bot=bot, pk__in=[a["approval"] for d in page for a in d.actions if a.get("approval")])}
+    analyses = _analyses_read(page)
+    rows = [{"decision": d, "ai": _ai_inputs(d.inputs, analyses),
+             "actions": [{**a, "placed": orders.get(a.get("order")),
+                          "waiting": waiting.get(a.get("approval"))} for a in d.actions]}
+            for d in page]
     url = reverse("bots:partial", args=[bot.pk, "decisions"])
     if page.number > 1:
         url += f"?page={page.number}"
     return {"bot": bot, "page": page, "decision_rows": rows, "decisions_url": url}
+
+
+def _analyses_read(decisions) -> dict[int, AISymbolAnalysis]:
+    ids = {int(d.inputs[ANALYSIS_ID]) for d in decisions if d.inputs.get(ANALYSIS_ID)}
+    return AISymbolAnalysis.objects.select_related("advisor").in_bulk(ids)
+
+
+def _ai_inputs(inputs: dict, analyses: dict) -> dict | None:
+    """What an AI strategy read on the candle: the technical score, the sentiment, the LLM
+    advisor's answer and the combined score (None for other strategies)."""
+    if "ai_score" not in inputs:
+        return None
+    analysis = analyses.get(int(inputs[ANALYSIS_ID])) if inputs.get(ANALYSIS_ID) else None
+    return {"technical": inputs.get("technical_score"), "sentiment": inputs.get(SENTIMENT),
+            "advisor_action": inputs.get(ADVISOR_ACTION),
+            "advisor_confidence": inputs.get(ADVISOR_CONFIDENCE),
+            "combined": inputs.get("ai_score"), "confidence": inputs.get("ai_confidence"),
+            "analysis": analysis, "advisor": analysis.advisor if analysis else None}
 
 
 def _parameters(bot: Bot) -> dict:
@@ -134,7 +164,8 @@ def _parameters(bot: Bot) -> dict:
 @require_GET
 def bot_detail(request, pk):
     bot = _owned(request, pk)
-    context = {**_status(bot), **_decisions(bot, request.GET.get("page")), **_parameters(bot)}
+    context = {**_status(bot), **_decisions(bot, request.GET.get("page")), **_parameters(bot),
+               **approvals_context(request.user, bot=bot)}
     return render(request, "bots/detail.html", context)
 
 

@@ -55,7 +55,8 @@ def ends_at(frame: pd.DataFrame, open_time: datetime) -> bool:
 
 
 def inputs(bar: dict) -> dict:
-    """The bar as the decision log keeps it: numbers rounded for reading, flags as booleans."""
+    """The bar as the decision log keeps it: numbers rounded for reading, flags as booleans,
+    labels as text."""
     kept = {}
     for name, value in bar.items():
         if isinstance(value, pd.Timestamp | datetime):
@@ -64,6 +65,8 @@ def inputs(bar: dict) -> dict:
             kept[name] = bool(value)
         elif isinstance(value, int | float) and not isinstance(value, bool):
             kept[name] = None if math.isnan(float(value)) else round(float(value), 8)
+        elif isinstance(value, str):  # a label the strategy read (the advisor's action)
+            kept[name] = value[:200]
     return kept
 
 

@@ -1,6 +1,8 @@
 from datetime import timedelta
 
-from rest_framework import viewsets
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, viewsets
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
@@ -29,10 +31,30 @@ class SymbolViewSet(viewsets.ReadOnlyModelViewSet):
         return symbols
 
 
+class TickerSerializer(serializers.Serializer):
+    """A watched symbol's last ticker (what the stream last stored; absent before the first)."""
+
+    symbol = serializers.CharField()
+    market = serializers.CharField()
+    stale = serializers.BooleanField()
+    price = serializers.CharField(required=False)
+    bid = serializers.CharField(required=False)
+    ask = serializers.CharField(required=False)
+    change_pct = serializers.CharField(required=False, help_text="24 h change, percent")
+    volume = serializers.CharField(required=False, help_text="24 h volume, base asset")
+
+
 class CandleListApi(APIView):
     """Stored candles, oldest first: ?symbol=BTCUSDT&interval=1m[&market&from&to&limit]
     (`start`/`end` are accepted for from/to). `next` gives the following page."""
 
+    @extend_schema(
+        parameters=[CandleQuery,
+                    OpenApiParameter("from", OpenApiTypes.DATETIME, description="= start"),
+                    OpenApiParameter("to", OpenApiTypes.DATETIME, description="= end")],
+        responses=inline_serializer("CandlePage", {
+            "next": serializers.URLField(allow_null=True),
+            "results": CandleSerializer(many=True)}))
     def get(self, request):
         params = request.query_params.dict()
         for alias, name in (("from", "start"), ("to", "end")):
@@ -61,6 +83,9 @@ class CandleListApi(APIView):
 class TickerListApi(APIView):
     """Last price, 24 h change and volume of the watched symbols, with a stale flag."""
 
+    @extend_schema(
+        parameters=[OpenApiParameter("market", enum=["spot", "futures"], default="spot")],
+        responses=inline_serializer("TickerList", {"results": TickerSerializer(many=True)}))
     def get(self, request):
         market = request.query_params.get("market", "spot")
         return Response({"results": live.watched_tickers(market)})

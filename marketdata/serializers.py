@@ -25,7 +25,7 @@ class CandleSerializer(serializers.ModelSerializer):
 class CandleQuery(serializers.Serializer):
     symbol = serializers.RegexField(r"^[A-Za-z0-9]{2,30}$")
     interval = serializers.ChoiceField(choices=INTERVALS)
-    market = serializers.ChoiceField(choices=["spot", "futures"], default="spot")
+    market = serializers.ChoiceField(choices=Symbol.Market.choices, default="spot")
     start = serializers.DateTimeField(required=False, help_text="from this open time on")
     end = serializers.DateTimeField(required=False, help_text="up to this open time")
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=500)

@@ -4,12 +4,14 @@ Every queryset starts from `request.user`, so another trader's object is a 404, 
 """
 
 from django.utils.dateparse import parse_datetime
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from marketdata.exchange.errors import DefiniteRejection, ExchangeError
+from marketdata.exchange.errors import ExchangeError
 from orders.models import Balance, Fill, Order, OrderStatus, Position
 from orders.serializers import (
     BalanceSerializer,
@@ -24,13 +26,7 @@ from orders.serializers import (
 from orders.services import OrderRefused, oco_place, order_cancel, order_place
 from portfolios.models import Portfolio
 from portfolios.services import portfolio_analytics, portfolio_valuation
-
-
-def exchange_problem(error: ExchangeError) -> Response:
-    """Binance said no (400), or could not be asked right now (503): in words either way."""
-    code = (status.HTTP_400_BAD_REQUEST if isinstance(error, DefiniteRejection)
-            else status.HTTP_503_SERVICE_UNAVAILABLE)
-    return Response({"detail": f"Binance: {error}"}, status=code)
+from tradingsite.api_errors import Problem, exchange_problem
 
 
 def _filtered(queryset, params, *, portfolio_field="portfolio", symbol_field="symbol"):
@@ -48,6 +44,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     POST places one (201, or 400 with the reason in words); POST <id>/cancel/ cancels it."""
 
     serializer_class = OrderSerializer
+    queryset = Order.objects.none()  # the schema's model; get_queryset scopes it
 
     def get_queryset(self):
         orders = Order.objects.owned_by(self.request.user).select_related("portfolio")
@@ -61,17 +58,19 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             orders = orders.filter(status=wanted.upper())
         return _filtered(orders, self.request.query_params)
 
+    @extend_schema(request=OrderPlaceInput, responses={201: OrderSerializer})
     def create(self, request):
         placing = OrderPlaceInput(data=request.data, context={"request": request})
         placing.is_valid(raise_exception=True)
         try:
             order = order_place(source=Order.Source.API, **placing.service_fields())
         except OrderRefused as refused:
-            return Response({"detail": str(refused)}, status=status.HTTP_400_BAD_REQUEST)
+            raise Problem(str(refused)) from refused
         except ExchangeError as error:
-            return exchange_problem(error)
+            raise exchange_problem(error) from error
         return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=OcoPlaceInput, responses={201: OrderSerializer(many=True)})
     @action(detail=False, methods=["post"])
     def oco(self, request):
         """POST /api/orders/oco/: a spot OCO; 201 with both legs [limit leg, stop leg]."""
@@ -80,21 +79,22 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         try:
             legs = oco_place(source=Order.Source.API, **placing.validated_data)
         except OrderRefused as refused:
-            return Response({"detail": str(refused)}, status=status.HTTP_400_BAD_REQUEST)
+            raise Problem(str(refused)) from refused
         except ExchangeError as error:
-            return exchange_problem(error)
+            raise exchange_problem(error) from error
         return Response(OrderSerializer(legs, many=True).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=None, responses=OrderSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         order = self.get_object()
         if order.is_terminal:
-            return Response({"detail": f"the order is already {order.get_status_display()}"},
-                            status=status.HTTP_409_CONFLICT)
+            raise Problem(f"the order is already {order.get_status_display()}",
+                          status_code=status.HTTP_409_CONFLICT, code="conflict")
         try:
             order = order_cancel(order=order)
         except ExchangeError as error:
-            return exchange_problem(error)
+            raise exchange_problem(error) from error
         return Response(OrderSerializer(order).data)
 
 
@@ -102,6 +102,7 @@ class FillViewSet(viewsets.ReadOnlyModelViewSet):
     """Own fills, newest first. Filters: ?symbol=&portfolio=&order=."""
 
     serializer_class = FillSerializer
+    queryset = Fill.objects.none()  # the schema's model; get_queryset scopes it
 
     def get_queryset(self):
         fills = Fill.objects.filter(order__portfolio__owner=self.request.user).select_related(
@@ -116,6 +117,7 @@ class PositionViewSet(viewsets.ReadOnlyModelViewSet):
     """Own positions, unrealised PnL at the last streamed price. Filters: ?symbol=&portfolio=."""
 
     serializer_class = PositionSerializer
+    queryset = Position.objects.none()  # the schema's model; get_queryset scopes it
 
     def get_queryset(self):
         positions = Position.objects.filter(portfolio__owner=self.request.user).select_related(
@@ -127,6 +129,7 @@ class BalanceViewSet(viewsets.ReadOnlyModelViewSet):
     """Own balances per portfolio and asset. Filter: ?portfolio=."""
 
     serializer_class = BalanceSerializer
+    queryset = Balance.objects.none()  # the schema's model; get_queryset scopes it
 
     def get_queryset(self):
         balances = Balance.objects.filter(portfolio__owner=self.request.user)
@@ -139,10 +142,16 @@ class PortfolioViewSet(viewsets.ReadOnlyModelViewSet):
     GET <id>/equity/: the equity snapshots (?since=ISO time)."""
 
     serializer_class = PortfolioSerializer
+    queryset = Portfolio.objects.none()  # the schema's model; get_queryset scopes it
 
     def get_queryset(self):
         return Portfolio.objects.owned_by(self.request.user)
 
+    @extend_schema(responses=inline_serializer("PortfolioAnalytics", {
+        "equity_now": serializers.CharField(), "cash": serializers.CharField(),
+        "positions_value": serializers.CharField(),
+        "unpriced_assets": serializers.ListField(child=serializers.CharField()),
+        "exposure": serializers.ListField(child=serializers.DictField())}))
     @action(detail=True, methods=["get"])
     def analytics(self, request, pk=None):
         portfolio = self.get_object()
@@ -152,6 +161,17 @@ class PortfolioViewSet(viewsets.ReadOnlyModelViewSet):
                          "positions_value": plain(value.positions_value),
                          "unpriced_assets": list(value.unpriced)})
 
+    @extend_schema(
+        parameters=[OpenApiParameter("since", OpenApiTypes.DATETIME),
+                    OpenApiParameter("page", int)],
+        responses=inline_serializer("EquityPage", {
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": inline_serializer("EquityPoint", {
+                "taken_at": serializers.DateTimeField(), "equity": serializers.CharField(),
+                "cash": serializers.CharField(),
+                "positions_value": serializers.CharField()}, many=True)}))
     @action(detail=True, methods=["get"])
     def equity(self, request, pk=None):
         snapshots = self.get_object().snapshots.all()

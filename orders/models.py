@@ -56,6 +56,8 @@ class OrderQuerySet(models.QuerySet):
         return self.filter(status__in=[S.SUBMITTING, S.UNKNOWN, S.PENDING_CANCEL])
 
     def owned_by(self, user):
+        if not getattr(user, "is_authenticated", False):  # anonymous: owns nothing
+            return self.none()
         return self.filter(portfolio__owner=user)
 
 

@@ -4,6 +4,7 @@ from django.db import models
 from rest_framework import serializers
 
 from marketdata import live
+from marketdata.models import Symbol
 from orders.models import Balance, Fill, Order, Position
 from portfolios.models import Portfolio
 
@@ -75,7 +76,7 @@ class OrderPlaceInput(serializers.Serializer):
     portfolio = serializers.IntegerField()
     symbol = serializers.RegexField(r"^[A-Za-z0-9]{2,30}$")
     side = serializers.ChoiceField(choices=Order.Side.choices)
-    market = serializers.ChoiceField(choices=["spot", "futures"], default="spot")
+    market = serializers.ChoiceField(choices=Symbol.Market.choices, default="spot")
     type = serializers.ChoiceField(choices=sorted(set(SPOT_ORDER_TYPES + FUTURES_ORDER_TYPES)))
     quantity = serializers.DecimalField(max_digits=36, decimal_places=18, min_value=Decimal(0),
                                         required=False, allow_null=True)

@@ -58,6 +58,7 @@ from orders.models import (
 from portfolios.models import Portfolio
 from risk import monitor as risk_monitor
 from risk import services as risk_services
+from tradingsite import audit, logs
 
 logger = logging.getLogger(__name__)
 S = OrderStatus
@@ -245,6 +246,7 @@ def _claim(order: Order) -> bool:
     return True
 
 
+@logs.bound(order_id=lambda kw: kw["order"].pk, bot_id=lambda kw: kw["order"].bot_id)
 def order_submit(*, order: Order, gateway: OrderGateway | None = None) -> Order:
     """Send a CREATED order once. Whoever wins the claim sends; everyone else just reads."""
     gateway = gateway or gateway_for(order.portfolio)
@@ -255,8 +257,7 @@ def order_submit(*, order: Order, gateway: OrderGateway | None = None) -> Order:
             with transaction.atomic():
                 if not _claim(order):
                     return order
-                return order_apply(order=order, answer=gateway.place(order),
-                                   venue=gateway.venue, held=True)
+                return _sent(order, gateway.place(order), gateway, held=True)
         if not _claim(order):
             return order
         answer = gateway.place(order)
@@ -264,12 +265,21 @@ def order_submit(*, order: Order, gateway: OrderGateway | None = None) -> Order:
         # Refused before it could reach the matching engine: nothing exists, send later.
         return _unclaim(order, reason=f"{NOT_SENT_YET}{error}")
     except DefiniteRejection as error:
-        return _set_status(order, S.REJECTED, reason=str(error))
+        return _set_status(order, S.REJECTED, reason=str(error), code=error.code)
     except (UnknownOutcome, RetryableError) as error:
         logger.warning("order %s: outcome unknown (%s); will query, never resend",
                        order.client_order_id, error)
-        return _set_status(order, S.UNKNOWN, reason=f"outcome unknown: {error}")
-    return order_apply(order=order, answer=answer, venue=gateway.venue)
+        return _set_status(order, S.UNKNOWN, reason=f"outcome unknown: {error}",
+                           code=error.code)
+    return _sent(order, answer, gateway)
+
+
+def _sent(order: Order, answer: ExchangeOrder, gateway: OrderGateway, *,
+          held: bool = False) -> Order:
+    """The exchange took the order: record that it was sent, then apply its answer."""
+    audit.record_order(audit.Action.ORDER_SENT, order, code=answer.status,
+                       exchange_order_id=answer.exchange_order_id)
+    return order_apply(order=order, answer=answer, venue=gateway.venue, held=held)
 
 
 def _unclaim(order: Order, *, reason: str) -> Order:
@@ -353,23 +363,23 @@ def _oco_submit(limit: Order, stop: Order, gateway: OrderGateway) -> None:
     except (RateLimited, CircuitOpen, ClockSkew) as error:
         # Nothing reached the matching engine; a list cannot be resent leg by leg later.
         for leg in legs:
-            _set_status(leg, S.REJECTED, reason=f"not sent, nothing was placed: {error}")
+            _set_status(leg, S.REJECTED, reason=f"not sent, nothing was placed: {error}",
+                        code=error.code)
         return
     except DefiniteRejection as error:
         for leg in legs:
-            _set_status(leg, S.REJECTED, reason=str(error))
+            _set_status(leg, S.REJECTED, reason=str(error), code=error.code)
         return
     except (UnknownOutcome, RetryableError) as error:
         for leg in legs:  # each leg is then queried by its own id, never resent
-            _set_status(leg, S.UNKNOWN, reason=f"outcome unknown: {error}")
+            _set_status(leg, S.UNKNOWN, reason=f"outcome unknown: {error}", code=error.code)
         return
     _apply_legs(legs, reports, gateway)
 
 
 def _apply_legs(legs, reports: dict[str, ExchangeOrder], gateway, *, held=False) -> None:
     for leg in legs:
-        order_apply(order=leg, answer=reports[leg.client_order_id], venue=gateway.venue,
-                    held=held)
+        _sent(leg, reports[leg.client_order_id], gateway, held=held)
 
 
 # --- applying what the exchange says ---------------------------------------------------------
@@ -380,7 +390,8 @@ def _locked(order_id: int) -> Order:
             .get(pk=order_id))
 
 
-def _set_status(order: Order, status: str, *, reason: str = "", force: bool = False) -> Order:
+def _set_status(order: Order, status: str, *, reason: str = "", force: bool = False,
+                code: int | None = None) -> Order:
     with transaction.atomic():
         locked = _locked(order.pk)
         if force or locked.can_become(status):
@@ -388,6 +399,7 @@ def _set_status(order: Order, status: str, *, reason: str = "", force: bool = Fa
             locked.reason = reason[:300]
             locked.save(update_fields=["status", "reason", "updated_at"])
             events.order_changed(locked, owner_id=locked.portfolio.owner_id)
+            audit.record_order_status(locked, status, code=code, reason=reason)
     order.refresh_from_db()
     return order
 
@@ -438,6 +450,7 @@ def _book_fill(order: Order, trade: TradeFill, venue: str) -> bool:
         paper.settle_fill(order, trade, rules)
     _position_apply(order, trade, rules)
     events.fill_booked(fill, owner_id=order.portfolio.owner_id)
+    audit.record_fill(fill, order)
     risk_monitor.evaluate_soon(order.portfolio_id)  # a fill can breach a loss limit
     return True
 
@@ -519,8 +532,18 @@ def _count_absence(order: Order) -> Order:
     return order
 
 
+@logs.bound(order_id=lambda kw: kw["order"].pk, bot_id=lambda kw: kw["order"].bot_id)
 def order_cancel(*, order: Order, gateway: OrderGateway | None = None) -> Order:
-    """Cancel an order; an unknown-order answer is checked with a query before recording."""
+    """Cancel an order; an unknown-order answer is checked with a query before recording.
+    The audit log keeps the request with the status it led to (an open order as seen here)."""
+    asked = not order.is_terminal
+    order = _cancel(order, gateway)
+    if asked:
+        audit.record_order(audit.Action.ORDER_CANCELLED, order, code=order.status)
+    return order
+
+
+def _cancel(order: Order, gateway: OrderGateway | None) -> Order:
     if Order.objects.filter(pk=order.pk, status=S.CREATED).update(
             status=S.CANCELED, reason="cancelled before it was sent"):
         order.refresh_from_db()
@@ -600,6 +623,7 @@ def trading_allowed(portfolio: Portfolio) -> bool:
     return portfolio.is_paper or cache.get(_reconciled_key(portfolio.pk)) is not None
 
 
+@audit.audit_source("stream")
 def orders_refresh_for_account(*, account_id: int) -> dict:
     """On start-up and after a user stream (re)connects: catch up on every portfolio trading on
     the account, and adopt or flag the open orders the platform did not place."""
@@ -622,6 +646,7 @@ def _adopt_open_orders(account_id: int, gateway: OrderGateway) -> int:
     return adopted
 
 
+@audit.audit_source("stream")
 def order_event_apply(*, account_id: int, venue: str, event) -> Order | None:
     """Apply one user-stream order event; an order we did not place is adopted or flagged."""
     order = Order.objects.filter(client_order_id=event.client_order_id,
@@ -636,6 +661,7 @@ def order_event_apply(*, account_id: int, venue: str, event) -> Order | None:
     return order_apply(order=order, answer=event.answer, venue=venue)
 
 
+@audit.audit_source("stream")
 def algo_event_apply(*, account_id: int, client_order_id: str) -> Order | None:
     """An ALGO_UPDATE: ask about the conditional order (and what its trigger placed)."""
     order = Order.objects.filter(client_order_id=client_order_id,
@@ -699,6 +725,7 @@ def _check_leverage_limit(portfolio: Portfolio, symbol: str, leverage: int | Non
 
 # --- paper matching --------------------------------------------------------------------------
 
+@audit.audit_source("stream")
 def paper_orders_match(*, market: str, symbol: str, trade: fillmodel.Trade | None = None,
                        book: fillmodel.MarketState | None = None) -> int:
     """Offer one market print (a trade or a book update) to the resting paper orders of a

@@ -85,6 +85,8 @@ class ExchangeAccount(models.Model):
 
 class PortfolioQuerySet(models.QuerySet):
     def owned_by(self, user):
+        if not getattr(user, "is_authenticated", False):  # anonymous: owns nothing
+            return self.none()
         return self.filter(owner=user)
 
 
@@ -188,3 +190,35 @@ class EquitySnapshot(models.Model):
 
     def __str__(self):
         return f"{self.portfolio} {self.equity} at {self.taken_at:%Y-%m-%d %H:%M}"
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiToken(models.Model):
+    """A personal API token. Only a hash of it is stored: the token is shown once, when it is
+    made, and a lost one is revoked and replaced, never shown again. ``prefix`` (its first
+    characters) tells a user's tokens apart on the page and in logs."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, help_text="the token's first characters")
+    key_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the token")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

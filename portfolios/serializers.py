@@ -17,3 +17,6 @@ class ExchangeAccountSerializer(serializers.ModelSerializer):
         read_only_fields = ["api_key_last4", "api_secret_last4", "can_trade",
                             "can_trade_futures", "ip_restricted", "warning",
                             "restrictions_checked_at", "created_at"]
+        # Which Binance the keys are for is never guessed: a live key taken for testnet (or
+        # the reverse) fails in confusing ways.
+        extra_kwargs = {"mode": {"required": True}, "market": {"required": True}}

@@ -9,6 +9,7 @@ through `risk.limits`, which records who changed what.
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -65,6 +66,7 @@ class RiskLimitViewSet(viewsets.ModelViewSet):
     Every change is audited: GET <id>/changes/ is the trail, newest first. ?portfolio= filters."""
 
     serializer_class = RiskLimitSerializer
+    queryset = RiskLimit.objects.none()  # the schema's model; get_queryset scopes it
 
     def get_queryset(self):
         user = self.request.user
@@ -116,6 +118,7 @@ class RiskAlertViewSet(viewsets.ReadOnlyModelViewSet):
     POST <id>/acknowledge/ marks it seen (again: nothing changes, the first who and when stay)."""
 
     serializer_class = RiskAlertSerializer
+    queryset = RiskAlert.objects.none()  # the schema's model; get_queryset scopes it
 
     def get_queryset(self):
         params = self.request.query_params
@@ -146,6 +149,7 @@ class EntryBlockViewSet(viewsets.ReadOnlyModelViewSet):
     POST <id>/clear/ lets entries through again (clearing twice keeps the first who and when)."""
 
     serializer_class = EntryBlockSerializer
+    queryset = EntryBlock.objects.none()  # the schema's model; get_queryset scopes it
 
     def get_queryset(self):
         blocks = EntryBlock.objects.filter(portfolio__owner=self.request.user).select_related(
@@ -178,6 +182,7 @@ class EmergencyStopViewSet(viewsets.ReadOnlyModelViewSet):
     bot, order and position) and the orders it left open."""
 
     serializer_class = EmergencyStopSerializer
+    queryset = EmergencyStop.objects.none()  # the schema's model; get_queryset scopes it
 
     def get_queryset(self):
         return _stops_of(self.request.user)
@@ -190,14 +195,16 @@ class EmergencyStopApi(APIView):
     200 with the steps when nothing is left open; 202 when some orders are still open (listed
     under still_open; they are retried every minute). Lift the block with entries-resume/."""
 
-    class Input(CallersOwn, serializers.Serializer):
+    class EmergencyStopInput(CallersOwn, serializers.Serializer):
         portfolio = own_portfolio_field(allow_null=True)
         close_positions = serializers.BooleanField(default=False)
 
+    @extend_schema(request=EmergencyStopInput, responses={200: EmergencyStopSerializer,
+                                             202: EmergencyStopSerializer})
     def post(self, request):
         from risk.emergency import emergency_stop  # it brings in the order gateways
 
-        given = self.Input(data=request.data, context={"request": request})
+        given = self.EmergencyStopInput(data=request.data, context={"request": request})
         given.is_valid(raise_exception=True)
         chosen = given.validated_data["portfolio"]
         # Never None: emergency_stop(portfolios=None) stops everyone's portfolios.
@@ -218,13 +225,16 @@ class EntriesResumeApi(APIView):
     bots stay paused (resume each one). Answers how many blocks were cleared and the blocks
     that still hold entries back (a breach's: clear them under blocks/)."""
 
-    class Input(CallersOwn, serializers.Serializer):
+    class EntriesResumeInput(CallersOwn, serializers.Serializer):
         portfolio = own_portfolio_field()
 
+    @extend_schema(request=EntriesResumeInput, responses=inline_serializer("EntriesResumed", {
+        "portfolio": serializers.IntegerField(), "cleared": serializers.IntegerField(),
+        "still_blocked": EntryBlockSerializer(many=True)}))
     def post(self, request):
         from risk.emergency import entries_resume  # it brings in the order gateways
 
-        given = self.Input(data=request.data, context={"request": request})
+        given = self.EntriesResumeInput(data=request.data, context={"request": request})
         given.is_valid(raise_exception=True)
         portfolio = given.validated_data["portfolio"]
         cleared = entries_resume(portfolio=portfolio, by=request.user)
@@ -237,6 +247,8 @@ class RiskSummaryApi(APIView):
     """GET ?portfolio=<id>: the limits in force on the whole portfolio (the tightest of every
     scope that covers it), its active entry blocks and any open circuit breaker, in words."""
 
+    @extend_schema(parameters=[OpenApiParameter("portfolio", int, required=True)],
+                   responses=RiskSummarySerializer)
     def get(self, request):
         wanted = request.query_params.get("portfolio", "")
         if not wanted.isdigit():

@@ -42,6 +42,7 @@ from orders.services import (
 from portfolios.models import Portfolio
 from risk.models import EmergencyStop, EmergencyStopStep, EntryBlock
 from risk.services import lock_portfolio
+from tradingsite import audit
 
 logger = logging.getLogger(__name__)
 S = OrderStatus
@@ -217,6 +218,7 @@ def emergency_stop(*, portfolios: Iterable[Portfolio] | None = None, requested_b
         portfolio=chosen[0] if portfolios is not None and len(chosen) == 1 else None,
         scope=_scope_words(chosen, everything=portfolios is None),
         close_positions=close_positions)
+    audit.record_emergency_stop(stop, chosen)
     run = _Run(stop, deadline_seconds)
     reason = f"emergency stop #{stop.pk} by {_who(requested_by)} via {via}"
     for portfolio in chosen:  # entries first: nothing new may start while the rest happens
@@ -498,6 +500,8 @@ def _left_open(stop: EmergencyStop) -> list[Order]:
 def entries_resume(*, portfolio: Portfolio, by) -> int:
     """Lift the emergency stop's entry block on a portfolio. The bots stay paused: a human
     resumes each one. Returns how many blocks were cleared (0 or 1)."""
-    return (EntryBlock.objects.active()
-            .filter(portfolio=portfolio, source=EntryBlock.Source.EMERGENCY_STOP)
-            .update(cleared_at=timezone.now(), cleared_by=by))
+    cleared = (EntryBlock.objects.active()
+               .filter(portfolio=portfolio, source=EntryBlock.Source.EMERGENCY_STOP)
+               .update(cleared_at=timezone.now(), cleared_by=by))
+    audit.record_entries_resumed(portfolio, by=by, cleared=cleared)
+    return cleared

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from risk.models import LIMIT_FIELDS, RiskLimit, RiskLimitChange
+from tradingsite import audit
 
 AUDITED = ("owner_id", "portfolio_id", "bot_id", "symbol", *LIMIT_FIELDS, "on_breach", "note")
 
@@ -73,6 +74,8 @@ def risk_limit_save(*, limit: RiskLimit, by) -> RiskLimit:
         RiskLimitChange.objects.create(
             limit=limit, scope=limit.scope_label, changes=changes, changed_by=by,
             action=RiskLimitChange.Action.CHANGED if before else RiskLimitChange.Action.CREATED)
+        audit.record_limit(audit.Action.LIMIT_CHANGED if before else audit.Action.LIMIT_CREATED,
+                           limit, by=by, changes=changes)
     return limit
 
 
@@ -86,4 +89,5 @@ def risk_limit_delete(*, limit: RiskLimit, by) -> None:
         limit=limit, scope=limit.scope_label, action=RiskLimitChange.Action.DELETED,
         changes={name: [value, None] for name, value in before.items() if value is not None},
         changed_by=by)
+    audit.record_limit(audit.Action.LIMIT_DELETED, limit, by=by, changes=before)
     limit.delete()

@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 from django.db import models
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from bots.models import Bot
@@ -106,7 +107,8 @@ class EntryBlockSerializer(serializers.ModelSerializer):
 
 
 class EmergencyStopStepSerializer(serializers.ModelSerializer):
-    order = serializers.SlugRelatedField(slug_field="client_order_id", read_only=True)
+    order = serializers.SlugRelatedField(slug_field="client_order_id", read_only=True,
+                                         allow_null=True)
 
     class Meta:
         model = EmergencyStopStep
@@ -150,6 +152,7 @@ class RiskSummarySerializer(serializers.Serializer):
     blocks = EntryBlockSerializer(many=True)
     breakers = serializers.ListField(child=serializers.CharField())
 
+    @extend_schema_field({"type": "object", "additionalProperties": {}})
     def get_limits(self, summary: dict) -> dict:
         money = Money()
         return {name: money.to_representation(value) if isinstance(value, Decimal) else value

@@ -6,7 +6,7 @@ import json
 import pytest
 from channels.testing import WebsocketCommunicator
 from django.test import Client
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from tradingsite.asgi import application
@@ -85,3 +85,51 @@ def test_the_running_server_refuses_anonymous_and_foreign_origin_sockets(asgi_li
     foreign = {"Cookie": session_cookie(trader), "Origin": "https://evil.example"}
     with pytest.raises(InvalidStatus, match="403"):
         connect(url, additional_headers=foreign)
+
+
+# --- sockets end with the right to them ---------------------------------------------------------
+
+def socket_of(server, user):
+    """A signed-in client of ``user`` (a session of its own) and a socket on that session."""
+    client = Client()
+    client.force_login(user)
+    headers = {"Cookie": f"sessionid={client.cookies['sessionid'].value}",
+               "Origin": server.url}
+    return client, connect(server.ws_url + "/ws/events/", additional_headers=headers)
+
+
+def closed_with(socket) -> int | None:
+    try:
+        socket.recv(timeout=5)
+    except ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd else None
+    return None
+
+
+def test_a_logout_closes_that_sessions_socket_only(asgi_live_server, trader):
+    leaving, first = socket_of(asgi_live_server, trader)
+    _, second = socket_of(asgi_live_server, trader)
+
+    with first, second:
+        leaving.post("/accounts/logout/")
+
+        assert closed_with(first) == 4401
+        second.send(json.dumps({"type": "ping"}))  # the other device's session still stands
+        assert json.loads(second.recv(timeout=5)) == {"type": "pong"}
+
+
+@pytest.mark.parametrize("change", ["password", "disable"])
+def test_a_password_change_or_a_disabled_account_closes_every_socket(asgi_live_server, trader,
+                                                                     change):
+    _, first = socket_of(asgi_live_server, trader)
+    _, second = socket_of(asgi_live_server, trader)
+
+    with first, second:
+        if change == "password":
+            trader.set_password("a new one, long enough")
+        else:
+            trader.is_active = False
+        trader.save()
+
+        assert closed_with(first) == 4401
+        assert closed_with(second) == 4401

@@ -6,6 +6,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from marketdata.stream_sink import symbol_group
 from tradingsite.events import staff_group, user_group
+from tradingsite.socket_guard import session_group
 
 MAX_SYMBOLS = 50
 SYMBOL_PATTERN = re.compile(r"^[A-Z0-9]{2,30}$")
@@ -25,6 +26,9 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4401)
             return
         self.groups_joined = [user_group(user.pk)]
+        session = self.scope.get("session")
+        if session is not None and session.session_key:  # so a logout closes this socket
+            self.groups_joined.append(session_group(session.session_key))
         if user.is_staff:  # staff also see every trader's risk alerts
             self.groups_joined.append(staff_group())
         for group in self.groups_joined:
@@ -58,6 +62,10 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         self.symbol_groups = target
         await self.send_json({"type": "subscribed", "data": {"symbols": sorted(wanted)}})
+
+    async def account_close(self, message):
+        """Logged out, password changed or account disabled: this socket ends now."""
+        await self.close(code=4401)
 
     async def event_forward(self, message):
         """Forward an event produced by `events.send_to_user` unchanged to the browser."""

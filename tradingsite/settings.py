@@ -48,6 +48,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "allauth",
     "allauth.account",
@@ -63,6 +66,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "tradingsite.logs.RequestIdMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -194,6 +198,9 @@ CELERY_BEAT_SCHEDULE["ai-analyse-watched"] = {
 CELERY_BEAT_SCHEDULE["news-poll"] = {
     "task": "bots.tasks.news_poll_task",
     "schedule": env.float("NEWS_POLL_MINUTES", default=15.0) * 60}
+# Entries waiting for approval expire within a minute of their time.
+CELERY_BEAT_SCHEDULE["approvals-expire"] = {
+    "task": "bots.tasks.approvals_expire_task", "schedule": 60.0}
 
 # --- Accounts -------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -232,11 +239,46 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="trading@localhost")
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "portfolios.tokens.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "tradingsite.api_errors.exception_handler",
+    # Per user (per IP when signed out), counted in the cache: Redis when served, so every
+    # process shares the count; per process in the embedded profile.
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle",
+                                 "rest_framework.throttling.AnonRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"user": env("API_THROTTLE_USER", default="1200/min"),
+                               "anon": env("API_THROTTLE_ANON", default="60/min")},
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Trading platform API",
+    "DESCRIPTION": "Portfolios, bots, orders, market data, risk, backtests and AI analyses. "
+                   "Authenticate with a personal token (Authorization: Bearer tp_...) made "
+                   "on the API tokens page, or with the session.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The schema says what the API is, not what anyone holds: readable without signing in.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Choice sets that share a field name across models get names of their own.
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "backtests.models.BacktestRun.Status",
+        "OptimisationKindEnum": "backtests.models.OptimisationRun.Kind",
+        "MarketEnum": "marketdata.models.Symbol.Market",
+        "AdvisorOutcomeEnum": "bots.models.AdvisorCall.Outcome",
+        "SizingEnum": "bots.models.Bot.Sizing",
+        "BreachActionEnum": "risk.models.BreachAction",
+    },
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "tradingsite.api_errors.document_error_responses"],
 }
 
 # --- Static files, i18n ---------------------------------------------------------------------
@@ -275,16 +317,37 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
+# LOG_FORMAT: plain text for a terminal (default) or json, one object a line, for a log
+# pipeline. Either way each record carries the request, user, bot and order ids it is about.
+LOG_FORMAT = env("LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"ids": {"()": "tradingsite.logs.ContextFilter"}},
+    "formatters": {
+        "plain": {"()": "tradingsite.logs.PlainFormatter",
+                  "format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "tradingsite.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["ids"],
+                             "formatter": "json" if LOG_FORMAT == "json" else "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"daphne": {"level": "WARNING"}, "django.channels.server": {"level": "WARNING"}},
 }
 # LOG_FILE: also append every log record to this file (CI scans the test run's for secrets).
 if env("LOG_FILE", default=""):
-    LOGGING["handlers"]["file"] = {"class": "logging.FileHandler", "formatter": "plain",
+    LOGGING["handlers"]["file"] = {"class": "logging.FileHandler", "filters": ["ids"],
+                                   "formatter": LOGGING["handlers"]["console"]["formatter"],
                                    "filename": env("LOG_FILE")}
     LOGGING["root"]["handlers"].append("file")
+
+# --- Metrics (Prometheus) -------------------------------------------------------------------
+# /metrics (tradingsite.metrics): django-prometheus counts requests and responses per process;
+# the platform's own metrics are derived at scrape time from the database, cache and broker.
+INSTALLED_APPS = [*INSTALLED_APPS, "django_prometheus"]
+MIDDLEWARE = ["django_prometheus.middleware.PrometheusBeforeMiddleware", *MIDDLEWARE,
+              "django_prometheus.middleware.PrometheusAfterMiddleware"]
+# Who may read /metrics besides staff: requests straight from these networks (never one a proxy
+# forwarded), or any request with `Authorization: Bearer <METRICS_TOKEN>` when it is set.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128"])
+METRICS_TOKEN = env("METRICS_TOKEN", default="")

@@ -103,7 +103,7 @@ def _open(sim: Simulation, side: str, signal: int) -> bool:
     account: FuturesAccount = sim.account
     close = sim.candles.close[signal]
     try:
-        notional = _notional(sim, close)
+        notional = _notional(sim, close, signal)
     except SizingError as error:
         sim.refusals.append((signal, f"sizing: {error}"))
         return False
@@ -130,7 +130,7 @@ def _open(sim: Simulation, side: str, signal: int) -> bool:
     return True
 
 
-def _notional(sim: Simulation, close: float) -> float:
+def _notional(sim: Simulation, close: float, signal: int) -> float:
     """The position's value the sizing asks for. Fixed amounts and allocation fractions are
     margin (x leverage); risk per trade sizes the position itself from the stop distance
     (the same for a short, whose stop sits above)."""
@@ -140,6 +140,7 @@ def _notional(sim: Simulation, close: float) -> float:
     stop = price * (1 - stop_pct / 100) if stop_pct > 0 else None
     amount = float(size_intent(sim.config.sizing, sim.config.sizing_config, equity=wallet,
                                allocation=wallet, entry_price=price, stop_price=stop))
+    amount *= sim.size_scale(signal)
     if sim.config.sizing == "risk_per_trade":
         return min(amount, account.cash * account.leverage)
     return amount * account.leverage

@@ -39,7 +39,7 @@ from bots.strategies import (
     Strategy,
     as_decimal,
 )
-from bots.strategies.sizing import SizingError, size_intent
+from bots.strategies.sizing import MIN_CONFIDENCE_SCALE, SizingError, size_intent
 
 Progress = Callable[[float], None]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -135,6 +135,7 @@ class Simulation:
     costs: Costs = field(init=False)
     account: Account = field(init=False)
     gate: RiskGate = field(init=False)
+    size_scales: np.ndarray | None = field(init=False, default=None, repr=False)
     refusals: list[tuple[int, str]] = field(default_factory=list)
     decisions: list[tuple[int, str, str]] = field(default_factory=list)  # (bar, side, tag)
     pending: list[Pending] = field(default_factory=list)
@@ -153,6 +154,7 @@ class Simulation:
             self.account = Account(self.costs, float(self.config.cash))
         self.gate = RiskGate(self.config, self.account, self.candles.close,
                              self.candles.close_times)
+        self.size_scales = _size_scales(self.strategy, self.candles.prepared)
 
     @property
     def first_decision(self) -> int:
@@ -199,8 +201,14 @@ class Simulation:
         equity = Decimal(self.account.cash + self.account.held * close)
         stop_pct = self.strategy.params.get("stop_loss_pct") or Decimal(0)
         stop = price * (1 - stop_pct / 100) if stop_pct > 0 else None
-        return float(size_intent(self.config.sizing, self.config.sizing_config, equity=equity,
-                                 allocation=cash, entry_price=price, stop_price=stop))
+        amount = float(size_intent(self.config.sizing, self.config.sizing_config,
+                                   equity=equity, allocation=cash, entry_price=price,
+                                   stop_price=stop))
+        return amount * self.size_scale(bar)
+
+    def size_scale(self, bar: int) -> float:
+        """The strategy's confidence on ``bar`` as a share of the sized amount (1: none)."""
+        return 1.0 if self.size_scales is None else float(self.size_scales[bar])
 
     def fill_buy(self, *, bar: int, amount: float, signal_bar: int, price: float | None = None,
                  maker: bool = False, quantity: float | None = None) -> Trade | None:
@@ -395,6 +403,17 @@ def _place_sell(sim: Simulation, intent: Intent, bar: int) -> None:
         sim.pending.append(Pending("sell", intent.tag, bar, quantity=quantity))
     else:
         sim.resting.append(Resting(intent.tag, "sell", float(intent.price), quantity, bar, bar))
+
+
+def _size_scales(strategy: Strategy, prepared: pd.DataFrame) -> np.ndarray | None:
+    """Each bar's ``Strategy.size_scale``, computed once (the rule a live bot applies)."""
+    column = strategy.size_column
+    if column is None or column not in prepared.columns:
+        return None
+    confidence = prepared[column].to_numpy(dtype="float64")
+    # confidence_scale, vectorised: clamped to [MIN_CONFIDENCE_SCALE, 1], NaN counts as 1.
+    return np.where(np.isnan(confidence), 1.0,
+                    np.clip(confidence, MIN_CONFIDENCE_SCALE, 1.0))
 
 
 # --- signal to signal: strategies with the default on_bar ------------------------------------

@@ -11,6 +11,7 @@ import pandas as pd
 from bots.strategies.context import ONE, Action, Context, Intent
 from bots.strategies.exits import protective_exit
 from bots.strategies.params import Parameter, validate_params
+from bots.strategies.sizing import confidence_scale
 
 EXIT_PARAMETERS = (
     Parameter(
@@ -45,6 +46,9 @@ class Strategy:
     # True: the caller writes the stored AI analyses into the candles before ``prepare``
     # (bots.ai.with_ai_analyses), live and in backtests alike.
     reads_ai_analyses: ClassVar[bool] = False
+    # A prepared column in 0..1 (the strategy's confidence) that scales entries the sizing
+    # rules size; None: every entry gets the full size. Live bots and backtests both apply it.
+    size_column: ClassVar[str | None] = None
 
     def __init__(self, **params: Any):
         self.params = validate_params(self.all_parameters(), params, check=self.check)
@@ -94,6 +98,10 @@ class Strategy:
             reason = self.exit_reason(ctx.bar)
             return [Intent(side="sell", close_fraction=ONE, tag="exit", reason=reason)]
         return []
+
+    def size_scale(self, bar: Mapping[str, Any]) -> float:
+        """The share (0..1] of the sized amount an entry on ``bar`` spends."""
+        return confidence_scale(bar.get(self.size_column) if self.size_column else None)
 
     def protective_exit(self, ctx: Context) -> Intent | None:
         return protective_exit(

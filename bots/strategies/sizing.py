@@ -82,6 +82,20 @@ def size_intent(
     return min(amount, allocation)
 
 
+# An entry is never scaled below this share of its size: a confidence of 0.01 that still
+# passed the strategy's threshold should not place an order too small to matter (or to fill).
+MIN_CONFIDENCE_SCALE = 0.1
+
+
+def confidence_scale(confidence: float | None) -> float:
+    """The share of the sized amount an entry spends at ``confidence`` (0..1): the
+    confidence itself, clamped to [MIN_CONFIDENCE_SCALE, 1]; 1 when there is none (NaN or
+    None: a strategy without a confidence, or before its first one)."""
+    if confidence is None or confidence != confidence:
+        return 1.0
+    return min(1.0, max(MIN_CONFIDENCE_SCALE, float(confidence)))
+
+
 def stop_price_for(entry_price: Decimal, stop_loss_pct: Decimal) -> Decimal | None:
     """The stop a strategy's ``stop_loss_pct`` (percent) puts under an entry; None when off."""
     if stop_loss_pct <= ZERO:

@@ -9,7 +9,7 @@
   // fetched again (outerHTML) when one of those events arrives. data-bot-id and
   // data-portfolio-id narrow it to events about that bot or portfolio, when the event says.
   const TYPES = ["bot.update", "bot.decision", "fill.new", "order.update", "position.update",
-                 "balance.update", "risk.alert", "risk.update"];
+                 "balance.update", "risk.alert", "risk.update", "bot.approval"];
   function refresh(id) { if (window.platformEvents) window.platformEvents.refreshPartial(id); }
 
   function concerns(holder, type, detail) {

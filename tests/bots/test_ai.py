@@ -9,17 +9,22 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from backtests.services import backtest_run_create, backtest_run_execute
+from backtests.engine.optimise import evaluate, rank
+from backtests.services import backtest_run_create, backtest_run_execute, stored_candles
 from bots import ai
 from bots.analysis.advisor import AdvisorSettings
 from bots.models import AdvisorCall, AISymbolAnalysis, NewsFeed, SentimentItem
 from bots.strategies import get_strategy
 from bots.window import stored_window
 from marketdata.models import Symbol, WatchedSymbol
+from tests.backtests.test_optimisation import config as optimisation_config
+from tests.backtests.test_optimisation import run_inline  # noqa: F401, F811 (a fixture)
 from tests.backtests.test_runs import FIRST, store_candles
+from tests.support.api import known_symbols
 from tests.support.fake_ollama import refused_url
 
 pytestmark = pytest.mark.django_db
+
 NOW = FIRST + timedelta(hours=300, minutes=5)  # just after the 300th stored hourly close
 
 RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>Crypto wire</title>
@@ -109,6 +114,7 @@ def test_a_feed_nobody_answers_is_recorded_and_the_others_are_still_polled(follo
 
 
 def test_a_traders_note_is_scored_unless_they_score_it(trader):
+    known_symbols("BTCUSDT")
     scored = ai.note_add(author=trader, symbol="btcusdt", text="Bitcoin looks bullish")
     given = ai.note_add(author=trader, symbol="BTCUSDT", text="meh", score=-0.5)
 
@@ -282,3 +288,25 @@ def test_a_backtest_replays_the_stored_analyses_and_says_how_much_they_covered(c
     assert not any("nan" in said for said in words)
     exits = [trade["exit_words"] for trade in run.results["trades"]]
     assert any("sentiment -0.80 x 0.4" in said for said in exits), exits
+
+
+def test_an_optimisation_replays_the_stored_analyses_for_every_candidate(candles, trader,
+                                                                         run_inline):  # noqa: F811
+    for hour in range(100, 400, 10):
+        stored_analysis(FIRST + timedelta(hours=hour), 0.8 if hour % 20 else -0.8)
+    space = {"threshold": [0.2, 0.3, 0.4]}
+
+    run = run_inline(trader, strategy="ai_combined", space=space, min_trades=0)
+
+    assert run.status == "done", run.error
+    bare = stored_candles(symbol="BTCUSDT", interval="1h")
+    replayed, _ = ai.with_ai_analyses(get_strategy("ai_combined"), bare, market="spot",
+                                      symbol="BTCUSDT", interval="1h")
+    candidates = [{"threshold": value} for value in space["threshold"]]
+
+    def ranking(frame):
+        scores = evaluate("ai_combined", candidates, frame, optimisation_config())
+        return [score.as_dict() for score in rank(scores, "sharpe", min_trades=0)]
+
+    assert run.results["top"] == ranking(replayed)
+    assert ranking(replayed) != ranking(bare)  # the analyses changed what was traded

@@ -8,6 +8,7 @@ import pytest
 from bots.models import Bot
 from bots.services import bot_tick
 from portfolios.services import equity_snapshots_take
+from tests.support.api import field_errors
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,7 +44,7 @@ def test_parameters_out_of_range_are_refused_in_words(owner, paper_portfolio):
     refused = new_bot(owner, paper_portfolio, params={"fast": 1, "slow": 3})
 
     assert refused.status_code == 400
-    assert refused.json() == {"fast": "fast must be at least 2"}
+    assert field_errors(refused.json()) == {"fast": "fast must be at least 2"}
 
 
 def test_a_running_bot_cannot_be_edited(owner, paper_portfolio):

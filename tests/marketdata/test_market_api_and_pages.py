@@ -62,7 +62,8 @@ def test_candle_queries_are_checked_in_words(logged_in):
 
 
 def test_the_api_needs_a_login(client):
-    assert client.get("/api/candles/", {"symbol": "BTCUSDT", "interval": "1m"}).status_code == 403
+    answer = client.get("/api/candles/", {"symbol": "BTCUSDT", "interval": "1m"})
+    assert answer.status_code == 401  # not signed in (a token or the session)
 
 
 def test_symbols_are_listed_with_their_filters(logged_in):

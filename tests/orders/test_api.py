@@ -226,8 +226,8 @@ def test_an_outsider_cannot_place_into_the_traders_portfolio(outsider, portfolio
 
 
 def test_the_api_needs_a_logged_in_trader(portfolio):
-    assert APIClient().get("/api/orders/").status_code == 403
-    assert APIClient().post("/api/orders/", {}).status_code == 403
+    assert APIClient().get("/api/orders/").status_code == 401  # not signed in: 401, Bearer
+    assert APIClient().post("/api/orders/", {}).status_code == 401
 
 
 @pytest.mark.django_db(transaction=True)

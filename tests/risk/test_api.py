@@ -12,6 +12,7 @@ from orders.services import order_place
 from portfolios.models import Portfolio
 from risk.limits import risk_limit_save
 from risk.models import EmergencyStop, EntryBlock, RiskAlert, RiskLimit, RiskLimitChange
+from tests.support.api import field_errors
 
 pytestmark = pytest.mark.django_db
 LIMITS = "/api/risk/limits/"
@@ -88,7 +89,7 @@ def test_a_limit_that_sets_nothing_is_refused_in_words(owner, book):
     answer = owner.post(LIMITS, {"portfolio": book.pk, "symbol": "BTCUSDT"}, format="json")
 
     assert answer.status_code == 400
-    assert answer.json() == {"non_field_errors": ["set at least one limit"]}
+    assert field_errors(answer.json()) == {"non_field_errors": ["set at least one limit"]}
     assert not RiskLimit.objects.exists()
 
 
@@ -98,7 +99,7 @@ def test_a_bot_of_another_portfolio_is_refused_in_words(owner, trader, book):
     answer = new_limit(owner, book, bot=elsewhere.pk)
 
     assert answer.status_code == 400
-    assert answer.json() == {"bot": ["this bot trades in another portfolio"]}
+    assert field_errors(answer.json()) == {"bot": ["this bot trades in another portfolio"]}
 
 
 def test_a_negative_limit_is_refused(owner, book):
@@ -114,7 +115,7 @@ def test_an_update_that_clears_every_limit_is_refused_and_changes_nothing(owner,
     answer = owner.patch(f"{LIMITS}{limit_id}/", {"max_order_notional": None}, format="json")
 
     assert answer.status_code == 400
-    assert answer.json() == {"non_field_errors": ["set at least one limit"]}
+    assert field_errors(answer.json()) == {"non_field_errors": ["set at least one limit"]}
     assert RiskLimit.objects.get(pk=limit_id).max_order_notional == D("250.5")
     assert RiskLimitChange.objects.count() == 1
 
@@ -177,8 +178,8 @@ def test_another_trader_cannot_scope_a_limit_to_the_owners_portfolio_or_bot(outs
     on_bot = new_limit(outsider, theirs, bot=bot.pk)
 
     assert on_portfolio.status_code == on_bot.status_code == 400
-    assert on_portfolio.json() == {"portfolio": [f"you have no portfolio #{book.pk}"]}
-    assert on_bot.json() == {"bot": [f"you have no bot #{bot.pk}"]}
+    assert field_errors(on_portfolio.json()) == {"portfolio": [f"you have no portfolio #{book.pk}"]}
+    assert field_errors(on_bot.json()) == {"bot": [f"you have no bot #{bot.pk}"]}
     assert not RiskLimit.objects.exists()
 
 
@@ -299,7 +300,7 @@ def test_another_trader_cannot_stop_or_resume_the_owners_portfolio(outsider, boo
     resume = outsider.post("/api/risk/entries-resume/", {"portfolio": book.pk}, format="json")
 
     assert stop.status_code == resume.status_code == 400
-    assert stop.json() == {"portfolio": [f"you have no portfolio #{book.pk}"]}
+    assert field_errors(stop.json()) == {"portfolio": [f"you have no portfolio #{book.pk}"]}
     assert not EntryBlock.objects.exists()
 
 
@@ -307,7 +308,7 @@ def test_a_trader_without_portfolios_has_nothing_to_stop(outsider, book):
     answer = outsider.post("/api/risk/emergency-stop/", {"portfolio": None}, format="json")
 
     assert answer.status_code == 400
-    assert answer.json() == {"portfolio": ["you have no active portfolio to stop"]}
+    assert field_errors(answer.json()) == {"portfolio": ["you have no active portfolio to stop"]}
     assert not EntryBlock.objects.exists()  # and above all not the owner's book
 
 

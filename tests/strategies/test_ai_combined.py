@@ -40,6 +40,7 @@ def test_every_bar_decides_as_one_combined_analysis_would(candles):
                           sentiment_score=row[SENTIMENT], advice=advice, weights=Weights())
         assert row["ai_score"] == pytest.approx(decided.score, abs=1e-12)
         assert ACTIONS[row["ai_signal"]] == decided.action
+        assert row["ai_confidence"] == pytest.approx(decided.confidence, abs=1e-6)
         assert row["enter_long"] == (decided.action == "buy")
         assert row["exit_long"] == (decided.action == "sell")
 

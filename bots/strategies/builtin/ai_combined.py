@@ -26,7 +26,10 @@ from bots.strategies.registry import register
 
 SENTIMENT, ADVISOR_ACTION, ADVISOR_CONFIDENCE = ("ai_sentiment", "ai_advisor_action",
                                                  "ai_advisor_confidence")
-AI_COLUMNS = (SENTIMENT, ADVISOR_ACTION, ADVISOR_CONFIDENCE)
+# Which stored analysis each candle read: not used in the decision, but a bot's decision log
+# links to it (its advisor conversation, its reasoning).
+ANALYSIS_ID = "ai_analysis_id"
+AI_COLUMNS = (SENTIMENT, ADVISOR_ACTION, ADVISOR_CONFIDENCE, ANALYSIS_ID)
 BUY, SELL, HOLD = 1.0, -1.0, 0.0
 SIGNALS = {"buy": BUY, "sell": SELL, "hold": HOLD}
 
@@ -35,6 +38,7 @@ SIGNALS = {"buy": BUY, "sell": SELL, "hold": HOLD}
 class AiCombined(Strategy):
     name = "ai_combined"
     reads_ai_analyses = True
+    size_column = "ai_confidence"
     title = "AI combined (technical + sentiment + advisor)"
     description = (
         "Combines the signed trend strength with the stored sentiment of the symbol (and, "
@@ -71,21 +75,27 @@ class AiCombined(Strategy):
         sentiment = _column(candles, SENTIMENT, np.nan).astype("float64")
         score = (self.params["sentiment_weight"] * sentiment.fillna(0.0)
                  + self.params["technical_weight"] * trend).clip(-1.0, 1.0)
-        signal = self._advised(candles, _signal(score, self.params["threshold"]))
+        signal = _signal(score, self.params["threshold"])
+        confidence = score.abs().clip(upper=1.0)
+        signal, confidence = self._advised(candles, signal, confidence)
         # The AI columns, when given, stay as the caller wrote them (NaN: no analysis known).
         return with_signals(candles, {"technical_score": trend, "ai_score": score,
-                                      "ai_signal": signal},
+                                      "ai_signal": signal, "ai_confidence": confidence},
                             enter_long=signal == BUY, exit_long=signal == SELL)
 
-    def _advised(self, candles: pd.DataFrame, signal: pd.Series) -> pd.Series:
-        """A confident advisor vetoes (hold) any decision it does not share."""
+    def _advised(self, candles: pd.DataFrame, signal: pd.Series,
+                 confidence: pd.Series) -> tuple[pd.Series, pd.Series]:
+        """A confident advisor vetoes (hold) any decision it does not share, and one that
+        confirms it averages its confidence in (as ``combine`` does)."""
         if not self.params["use_advisor"] or ADVISOR_ACTION not in candles.columns:
-            return signal
+            return signal, confidence
         said = candles[ADVISOR_ACTION].map(SIGNALS)
         sure = _column(candles, ADVISOR_CONFIDENCE, np.nan).astype("float64")
         counted = said.notna() & (sure >= self.params["advisor_min_confidence"])
         vetoed = counted & (signal != HOLD) & (said != signal)
-        return signal.where(~vetoed, HOLD)
+        confirmed = counted & (said == signal)
+        return (signal.where(~vetoed, HOLD),
+                confidence.where(~confirmed, (confidence + sure) / 2))
 
     def entry_reason(self, bar: Mapping[str, Any]) -> str:
         return self._words(bar, "reached", "+")
