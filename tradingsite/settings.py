@@ -120,8 +120,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                           "LOCATION": REDIS_URL, "KEY_PREFIX": "ts"}}
+    # The layer waits for messages with a blocking BZPOPMIN of 5 s; redis-py 8 times any socket
+    # read out after 5 s by default, which tore down every idle WebSocket. Reads may take the
+    # 5 s wait plus a margin, and a Redis that stops answering still surfaces.
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                                  "CONFIG": {"hosts": [REDIS_URL], "prefix": "ts:asgi"}}}
+                                  "CONFIG": {"hosts": [{"address": REDIS_URL,
+                                                        "socket_timeout": 15}],
+                                             "prefix": "ts:asgi"}}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {
