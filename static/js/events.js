@@ -24,7 +24,9 @@
   // Fetch a partial again (its element's id and data-partial-url, swapped outerHTML). Several
   // events often arrive together (a decision, its order, its fill, the position): one refresh
   // each. htmx drops a request whose source already has one in flight, so an event arriving
-  // meanwhile asks for one more refresh after it.
+  // meanwhile asks for one more refresh after it. A form inside the partial with its request
+  // in flight (an approval, a cancel) goes first: its answer replaces the partial, and the
+  // refresh after it keeps the answer's message ("Entry #3 approved.").
   const pending = {};
   const busy = {};
   function refreshPartial(id) {
@@ -32,16 +34,25 @@
     pending[id] = setTimeout(function () {
       const holder = document.getElementById(id);
       if (!holder || !window.htmx) return;
+      if (holder.querySelector(".htmx-request")) { refreshPartial(id); return; }
       if (busy[id]) { busy[id] = "again"; return; }
       busy[id] = true;
+      const messages = Array.from(holder.querySelectorAll(":scope > [data-outcome]"));
       htmx.ajax("GET", holder.dataset.partialUrl,
                 { source: holder, target: holder, swap: "outerHTML" })
+        .then(function () { keepMessages(id, messages); })
         .finally(function () {
           const again = busy[id] === "again";
           busy[id] = false;
           if (again) refreshPartial(id);
         });
     }, 120);
+  }
+
+  function keepMessages(id, messages) {
+    const fresh = document.getElementById(id);
+    if (!fresh || !messages.length || fresh.querySelector(":scope > [data-outcome]")) return;
+    fresh.prepend(...messages);
   }
 
   function sendSubscription() {
