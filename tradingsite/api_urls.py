@@ -1,7 +1,7 @@
 """The DRF API under /api/: each app registers its viewsets here as it lands."""
 
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from backtests.api import BacktestRunViewSet, OptimisationRunViewSet
@@ -58,7 +58,8 @@ router.register("audit", AuditEventViewSet, basename="audit-event")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # The split view serves its start-up script as a file: the CSP allows no inline scripts.
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("candles/", CandleListApi.as_view(), name="candle-list"),
     path("tickers/", TickerListApi.as_view(), name="ticker-list"),
     path("risk/emergency-stop/", EmergencyStopApi.as_view(), name="risk-emergency-stop-run"),
