@@ -1,6 +1,7 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from marketdata.exchange.errors import ExchangeError
@@ -8,13 +9,16 @@ from portfolios.models import ExchangeAccount
 from portfolios.serializers import ExchangeAccountSerializer
 from portfolios.services import ExchangeAccountRefused, exchange_account_create
 from tradingsite.api_errors import exchange_problem
+from tradingsite.mfa import ExchangeKeysNeedTwoFactor
 
 
 class ExchangeAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
                              mixins.DestroyModelMixin, viewsets.GenericViewSet):
-    """A trader's own exchange keys: list, add (checked with Binance), remove."""
+    """A trader's own exchange keys: list, add (checked with Binance), remove. Only from a
+    signed-in session with two-factor on and its code given within the last minutes."""
 
     serializer_class = ExchangeAccountSerializer
+    permission_classes = [IsAuthenticated, ExchangeKeysNeedTwoFactor]
     queryset = ExchangeAccount.objects.none()  # the schema's model; get_queryset scopes it
 
     def get_queryset(self):

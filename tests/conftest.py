@@ -2,6 +2,7 @@ import os
 
 import pytest
 from django.conf import settings
+from django.test import override_settings
 from rest_framework.test import APIClient
 
 from marketdata.exchange.clients import LOCAL, Venue
@@ -40,6 +41,17 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "served" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def two_factor_rules_off(request):
+    """Tests sign staff and traders in without a second factor; the tests of those rules
+    (marked two_factor) keep them on, as production has them."""
+    if not settings.configured or request.node.get_closest_marker("two_factor"):
+        yield
+        return
+    with override_settings(MFA_REQUIRED_FOR_STAFF=False, MFA_REQUIRED_FOR_EXCHANGE_KEYS=False):
+        yield
 
 
 @pytest.fixture

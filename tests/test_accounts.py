@@ -2,12 +2,35 @@ import re
 import time
 
 import pytest
+from allauth.account.adapter import get_adapter
+from allauth.core import ratelimit
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 from django.core import mail
+from django.test import RequestFactory
 from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
+
+
+LOCKOUT_NAMES, LOCKOUT_IPS = ("trader", "nobody-here"), ("127.0.0.1", "10.0.0.1", "10.0.0.2",
+                                                          "10.0.0.3")
+
+
+@pytest.fixture(autouse=True)
+def fresh_login_counts():
+    """Failed-login counts live in the cache (Redis under CI, shared with the broker, so no
+    flush): the names and addresses these tests fail with start and end with none."""
+    def clear():
+        adapter = get_adapter()
+        for ip in LOCKOUT_IPS:
+            request = RequestFactory().post("/accounts/login/", REMOTE_ADDR=ip)
+            for name in LOCKOUT_NAMES:
+                ratelimit.clear(request, action="login_failed",
+                                key=adapter._get_login_attempts_cache_key(request, username=name))
+    clear()
+    yield
+    clear()
 
 
 def test_the_dashboard_sends_anonymous_visitors_to_login(client):
@@ -34,6 +57,34 @@ def test_a_wrong_password_is_refused_in_words(client, trader):
     assert response.status_code == 200
     assert "not correct" in response.content.decode()
 
+
+
+def test_repeated_failures_lock_a_login_name_out_the_same_way_whether_it_exists_or_not(
+        client, trader, settings):
+    def attempts(login: str, ip: str) -> list[tuple[int, str]]:
+        answers = []
+        for password in ["nope"] * settings.LOGIN_ATTEMPTS_LIMIT + ["still nope"]:
+            response = client.post("/accounts/login/", {"login": login, "password": password},
+                                   REMOTE_ADDR=ip)
+            answers.append((response.status_code, login_errors(response, login)))
+        return answers
+
+    real, unknown = attempts("trader", "10.0.0.1"), attempts("nobody-here", "10.0.0.2")
+    assert real == unknown  # nothing tells an existing account from a missing one
+    assert "too many failed login attempts" in real[-1][1].lower()
+    assert "not correct" in real[0][1]
+    # The right password does not get the locked name in either.
+    locked = client.post("/accounts/login/", {"login": "trader",
+                                              "password": "correct horse battery"},
+                         REMOTE_ADDR="10.0.0.3")
+    assert locked.status_code == 200
+    assert "too many failed login attempts" in login_errors(locked, "trader").lower()
+
+
+def login_errors(response, login: str) -> str:
+    """The form's error text, with the login name itself taken out for comparison."""
+    errors = response.context["form"].non_field_errors() if response.context else ""
+    return " ".join(errors).replace(login, "<login>")
 
 def test_logout_ends_the_session(client, trader):
     client.force_login(trader)

@@ -76,6 +76,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "tradingsite.mfa.StaffTwoFactorMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]
 
@@ -229,8 +230,24 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", default="optional")
 ACCOUNT_SIGNUP_OPEN = env.bool("ACCOUNT_SIGNUP_OPEN", default=True)
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+# Lockout: after LOGIN_ATTEMPTS_LIMIT failed logins for one login name within
+# LOGIN_ATTEMPTS_TIMEOUT seconds that name is refused (and 10 failures a minute per IP),
+# whether or not the account exists, with the same words. Counted in the cache (Redis when
+# served, so every process agrees). Behind a proxy, TRUSTED_PROXY_COUNT says how many
+# X-Forwarded-For hops to trust for the client's IP; otherwise everyone shares the proxy's.
+LOGIN_ATTEMPTS_LIMIT = env.int("LOGIN_ATTEMPTS_LIMIT", default=5)
+LOGIN_ATTEMPTS_TIMEOUT = env.int("LOGIN_ATTEMPTS_TIMEOUT", default=300)
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": f"10/m/ip,{LOGIN_ATTEMPTS_LIMIT}/{LOGIN_ATTEMPTS_TIMEOUT}s/key"}
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+ACCOUNT_PREVENT_ENUMERATION = True
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env("MFA_TOTP_ISSUER", default="Trading platform")
+# Staff reach the admin only with two-factor on; exchange keys only with the code given within
+# ACCOUNT_REAUTHENTICATION_TIMEOUT seconds (tradingsite/mfa.py).
+MFA_REQUIRED_FOR_STAFF = env.bool("MFA_REQUIRED_FOR_STAFF", default=True)
+MFA_REQUIRED_FOR_EXCHANGE_KEYS = env.bool("MFA_REQUIRED_FOR_EXCHANGE_KEYS", default=True)
+ACCOUNT_REAUTHENTICATION_TIMEOUT = env.int("REAUTHENTICATION_TIMEOUT", default=300)
 
 # EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587; the console by default.
 _email = env.email("EMAIL_URL", default="consolemail://")
@@ -252,6 +269,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
+    # ?ordering= on the fields each view lists in `ordering_fields`, and on no other.
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "tradingsite.api_errors.exception_handler",
