@@ -54,6 +54,18 @@ def two_factor_rules_off(request):
         yield
 
 
+@pytest.fixture(autouse=True)
+def no_stream_status_left_over():
+    """A test that ran a stream supervisor leaves its status in the cache for 15 s, and the
+    next test's order checks would read that test's prices as live."""
+    yield
+    if settings.configured:
+        from django.core.cache import cache
+
+        from marketdata.live import status_key
+        cache.delete_many([status_key("spot"), status_key("futures")])
+
+
 @pytest.fixture
 def trader(django_user_model):
     return django_user_model.objects.create_user(

@@ -15,7 +15,7 @@ from backtests import services
 from backtests.engine import load_csv, simulator
 from backtests.models import BacktestRun
 from marketdata.models import Kline
-from tests.support.browser import log_in
+from tests.support.browser import log_in, wait_for_js
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 CSV = Path(__file__).resolve().parents[3] / "shared/data/klines/BTCUSDT-1m-taeminlee_cp-spot.csv"
@@ -82,9 +82,9 @@ def chart_size(page, selector: str) -> dict:
 def submit(page) -> None:
     """Send the form and land on the run's page (or fail with the form's complaints)."""
     page.click("#backtest-run")
-    page.wait_for_function("/\\/backtests\\/\\d+\\/$/.test(location.pathname)"
-                           " || document.querySelector('.field-error, .ticket-error')",
-                           timeout=10_000)
+    wait_for_js(page, "/\\/backtests\\/\\d+\\/$/.test(location.pathname)"
+                " || document.querySelector('.field-error, .ticket-error')",
+                timeout=10_000)
     complaints = page.locator(".field-error, .ticket-error").all_inner_texts()
     assert not complaints, complaints
     page.wait_for_url(RUN_PAGE)
@@ -147,8 +147,8 @@ def test_a_trader_runs_a_backtest_watches_it_progress_and_compares_two(
     assert page.locator("#backtest-trades tr[data-trade]").count() == trades
     assert "No lookahead" in page.inner_text("[data-check=lookahead]")
     assert page.locator("[data-check=warmup][data-passed=yes]").count() == 1
-    page.wait_for_function("document.getElementById('candle-chart').dataset.loaded > 0",
-                           timeout=20_000)
+    wait_for_js(page, "document.getElementById('candle-chart').dataset.loaded > 0",
+                timeout=20_000)
     for chart in ("#equity-chart", "#drawdown-chart", "#candle-chart"):
         size = chart_size(page, chart)
         assert size["width"] > 100, chart

@@ -14,7 +14,7 @@ from django.conf import settings
 from backtests import optimisation
 from backtests.models import OptimisationRun
 from tests.backtests.test_backtests_browser import chart_size, screenshot, store_minutes
-from tests.support.browser import log_in
+from tests.support.browser import log_in, wait_for_js
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 CANDLES = 3_000
@@ -64,9 +64,9 @@ def gate(monkeypatch):
 def submit(page) -> None:
     """Send the form and land on the run's page (or fail with the form's complaints)."""
     page.click("#optimisation-run")
-    page.wait_for_function("/\\/optimisations\\/\\d+\\/$/.test(location.pathname)"
-                           " || document.querySelector('.field-error, .ticket-error')",
-                           timeout=10_000)
+    wait_for_js(page, "/\\/optimisations\\/\\d+\\/$/.test(location.pathname)"
+                " || document.querySelector('.field-error, .ticket-error')",
+                timeout=10_000)
     complaints = page.locator(".field-error, .ticket-error").all_inner_texts()
     assert not complaints, complaints
     page.wait_for_url(RUN_PAGE)
@@ -102,8 +102,8 @@ def test_a_trader_searches_a_grid_then_walks_it_forward(page, asgi_live_server, 
         for part, value in zip(("min", "max", "step"), values, strict=True):
             page.fill(f"#id_param_{name}_{part}", value)
     page.fill("#id_symbol", "BTCUSDT")  # moves the focus: the last range change counts
-    page.wait_for_function("document.getElementById('combinations-words')"
-                           ".dataset.combinations === '9'", timeout=10_000)
+    wait_for_js(page, "document.getElementById('combinations-words')"
+                ".dataset.combinations === '9'", timeout=10_000)
     assert ("9 combinations to try: fast 3 values × slow 3 values"
             in page.inner_text("#optimisation-combinations"))
     assert page.is_hidden("[data-field-row=in_sample]")  # a grid: no windows
@@ -151,17 +151,17 @@ def test_a_trader_searches_a_grid_then_walks_it_forward(page, asgi_live_server, 
     assert page.is_visible("[data-field-row=in_sample]")
     page.fill("#id_in_sample", "1000")
     page.fill("#id_out_of_sample", "500")
-    page.wait_for_function("document.getElementById('optimisation-combinations')"
-                           ".innerText.includes('Each walk-forward window tries them all')",
-                           timeout=10_000)
+    wait_for_js(page, "document.getElementById('optimisation-combinations')"
+                ".innerText.includes('Each walk-forward window tries them all')",
+                timeout=10_000)
     submit(page)
 
     walked = OptimisationRun.objects.exclude(pk=run.pk).get()
     follow_to_done(page, gate)
     walked.refresh_from_db()
     assert (walked.kind, walked.status) == ("walk_forward", S.DONE)
-    page.wait_for_function("document.getElementById('walk-forward-chart').dataset.loaded > 0",
-                           timeout=20_000)
+    wait_for_js(page, "document.getElementById('walk-forward-chart').dataset.loaded > 0",
+                timeout=20_000)
     size = chart_size(page, "#walk-forward-chart")
     assert size["width"] > 100
     assert size["height"] > 100

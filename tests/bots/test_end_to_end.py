@@ -20,7 +20,7 @@ from orders.models import Fill, Order, Position
 from orders.services import paper_deposit
 from portfolios.models import Portfolio
 from tests.localbinance.exchange import ServerConfig
-from tests.support.browser import screenshot
+from tests.support.browser import screenshot, wait_for_js
 from tests.support.servers import (
     database_url_for_processes,
     embedded_env,
@@ -129,7 +129,7 @@ def test_a_bot_trades_on_replayed_candles_then_stops(trader, local_venue, local_
 
     # The dashboard followed it all by itself: the fills, the position, the bot's decisions.
     trades = Fill.objects.filter(order__bot=bot).count()
-    page.wait_for_function(
+    wait_for_js(page,
         f"document.querySelectorAll('#fills tr[data-trade-id]').length >= {trades}",
         timeout=15_000)
     page.wait_for_selector("#positions tr[data-position-symbol='BTCUSDT']", timeout=15_000)

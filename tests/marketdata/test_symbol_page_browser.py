@@ -11,7 +11,7 @@ from marketdata.exchange.gateway import BinanceGateway
 from marketdata.models import Kline, WatchedSymbol
 from marketdata.stream_runner import build_supervisor
 from marketdata.stream_sink import PlatformSink
-from tests.support.browser import screenshot
+from tests.support.browser import screenshot, wait_for_js
 from tests.support.servers import running_in_thread as running
 from tests.support.servers import wait_until
 
@@ -52,7 +52,7 @@ def test_the_symbol_page_draws_history_and_follows_live_trades(page, asgi_live_s
                    what="the stream to connect")
         page.goto(asgi_live_server.url + "/market/spot/BTCUSDT/?interval=1m")
         stored = Kline.objects.filter(symbol="BTCUSDT", interval="1m").count()
-        page.wait_for_function(
+        wait_for_js(page,
             f"Number(document.getElementById('chart').dataset.loaded) === {stored}")
         page.wait_for_selector("#live-status.online")
         assert page.locator("#chart canvas").count() > 0
@@ -60,7 +60,7 @@ def test_the_symbol_page_draws_history_and_follows_live_trades(page, asgi_live_s
         price = (local_binance.price("BTCUSDT") * Decimal("1.01")).quantize(Decimal("0.01"))
         page.wait_for_timeout(300)  # let the page's subscription reach the server
         local_binance.emit_trade("BTCUSDT", price, "0.5")
-        page.wait_for_function(
+        wait_for_js(page,
             f"Number(document.getElementById('last-price').textContent) === {price}",
             timeout=10_000)
         screenshot(page, "symbol-page-live")

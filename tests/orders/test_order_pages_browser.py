@@ -11,7 +11,7 @@ from channels.layers import get_channel_layer
 from marketdata.stream_sink import symbol_group
 from orders.models import Order, OrderStatus
 from orders.services import orders_reconcile
-from tests.support.browser import log_in, off_the_test_thread, screenshot
+from tests.support.browser import log_in, off_the_test_thread, screenshot, wait_for_js
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -59,7 +59,7 @@ def test_a_trader_places_sees_fills_and_cancels_orders_live(page, asgi_live_serv
 
     page.wait_for_timeout(300)  # let the page's subscription to BTCUSDT reach the server
     off_the_test_thread(push_price, symbol="BTCUSDT", price=str(price + 1000))
-    page.wait_for_function(
+    wait_for_js(page,
         f"document.querySelector(\"{position} [data-field='last-price']\").textContent"
         f" === '{price + 1000}'", timeout=10_000)
     quantity, cost = (Decimal(page.get_attribute(position, name))

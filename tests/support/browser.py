@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -26,6 +27,16 @@ def log_in(page, server, user):
     login.force_login(user)
     page.context.add_cookies([{"name": "sessionid", "value": login.cookies["sessionid"].value,
                                "url": server.url}])
+
+
+def wait_for_js(page, expression: str, *, timeout: float = 30_000) -> None:
+    """Page.wait_for_function, polled from here: Playwright's own evaluates the predicate with
+    eval inside the page, which the Content-Security-Policy (rightly) refuses."""
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(f"() => Boolean({expression})"):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still false after {timeout / 1000:g} s: {expression}")
+        page.wait_for_timeout(100)
 
 
 def screenshot(page, name: str) -> Path:
