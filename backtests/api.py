@@ -15,6 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from backtests.filters import BacktestRunFilter, OptimisationRunFilter
 from backtests.models import BacktestRun, OptimisationRun
 from backtests.optimisation import optimisation_cancel, optimisation_create
 from backtests.serializers import (
@@ -33,6 +34,7 @@ from tradingsite.api_errors import Problem
 CSV_COLUMNS = ("entry_time", "exit_time", "entry_price", "exit_price", "quantity", "fees", "pnl",
                "return_pct", "exit_reason", "entry_words", "exit_words", "side", "funding")
 WORDS = frozenset({"exit_reason", "entry_words", "exit_words", "side"})
+RUN_ORDERING = ["created_at", "id", "finished_at", "status", "symbol"]
 
 
 class BacktestRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
@@ -44,14 +46,13 @@ class BacktestRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     <id>/trades.csv: its trades; GET strategies/: the strategies and their parameters."""
 
     queryset = BacktestRun.objects.none()  # the schema's model; get_queryset scopes it
+    filterset_class = BacktestRunFilter
+    ordering_fields = RUN_ORDERING
 
     def get_queryset(self):
         runs = BacktestRun.objects.visible_to(self.request.user).select_related("owner")
         if self.action == "list":
             runs = runs.defer("results")  # the trades and curves stay in the database
-            for name in ("status", "strategy", "symbol"):
-                if self.request.query_params.get(name):
-                    runs = runs.filter(**{name: self.request.query_params[name]})
         return runs
 
     def get_serializer_class(self):
@@ -95,7 +96,7 @@ class BacktestRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
                                            f'{run.strategy}-{run.symbol}-trades.csv"')
         return response
 
-    @extend_schema(responses=StrategySerializer(many=True))
+    @extend_schema(responses=StrategySerializer(many=True), filters=False)
     @action(detail=False, methods=["get"], pagination_class=None)
     def strategies(self, request):
         """Every registered strategy with its declared parameters (name, kind, default,
@@ -125,15 +126,12 @@ class OptimisationRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     <id>/ or the `optimisation.progress` WebSocket event. Another trader's is a 404."""
 
     queryset = OptimisationRun.objects.none()  # the schema's model; get_queryset scopes it
+    filterset_class = OptimisationRunFilter
+    ordering_fields = RUN_ORDERING
 
     def get_queryset(self):
         runs = OptimisationRun.objects.visible_to(self.request.user).select_related("owner")
-        if self.action == "list":
-            runs = runs.defer("results")
-            for name in ("status", "kind", "strategy", "symbol"):
-                if self.request.query_params.get(name):
-                    runs = runs.filter(**{name: self.request.query_params[name]})
-        return runs
+        return runs.defer("results") if self.action == "list" else runs
 
     def get_serializer_class(self):
         if self.action == "create":

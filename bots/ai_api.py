@@ -5,10 +5,6 @@ notes are listed to their author only and are never deleted (point-in-time histo
 Running an analysis on demand is for staff: there is no single-symbol task to queue, and the
 advisor may take OLLAMA_TIMEOUT seconds, so it runs in the request."""
 
-from datetime import UTC
-
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import ValidationError
@@ -25,10 +21,8 @@ from bots.ai_serializers import (
     NoteInput,
     SentimentItemSerializer,
 )
+from bots.filters import AdvisorCallFilter, AnalysisFilter, NoteFilter, SentimentItemFilter
 from bots.models import AdvisorCall, AISymbolAnalysis, SentimentItem
-
-CASE_FOLDED = {"symbol": str.upper, "market": str.lower, "action": str.lower,
-               "source": str.lower, "outcome": str.lower}  # never the interval: 1m is not 1M
 
 
 def refused(error: AnalysisRefused) -> ValidationError:
@@ -36,45 +30,17 @@ def refused(error: AnalysisRefused) -> ValidationError:
     return ValidationError({api_settings.NON_FIELD_ERRORS_KEY: [str(error)]})
 
 
-def _moment(params, name: str):
-    given = params.get(name)
-    if not given:
-        return None
-    try:
-        moment = parse_datetime(given)
-    except ValueError:  # well formed, impossible: month 13
-        moment = None
-    if moment is None:
-        raise ValidationError({name: ["an ISO 8601 time, e.g. 2026-11-21T12:00Z"]})
-    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
-
-
-def filtered(queryset, params, *, fields: tuple[str, ...], time_field: str | None = None):
-    """``?<field>=`` exact filters, and ``?since=&until=`` (inclusive) on ``time_field``."""
-    for name in fields:
-        if params.get(name):
-            value = CASE_FOLDED.get(name, str)(params[name].strip())
-            queryset = queryset.filter(**{name: value})
-    if time_field:
-        since, until = _moment(params, "since"), _moment(params, "until")
-        if since:
-            queryset = queryset.filter(**{f"{time_field}__gte": since})
-        if until:
-            queryset = queryset.filter(**{f"{time_field}__lte": until})
-    return queryset
-
-
 class AnalysisViewSet(viewsets.ReadOnlyModelViewSet):
     """Combined analyses, newest first, with their technical part and the advisor's answer.
     Filters: ?symbol=&market=&interval=&action=&since=&until= (on as_of)."""
 
     serializer_class = AnalysisSerializer
+    filterset_class = AnalysisFilter
+    ordering_fields = ["as_of", "id", "symbol"]
 
     def get_queryset(self):
-        analyses = AISymbolAnalysis.objects.select_related("technical", "advisor")
-        return filtered(analyses, self.request.query_params, time_field="as_of",
-                        fields=("symbol", "market", "interval", "action")).order_by("-as_of",
-                                                                                    "-pk")
+        return AISymbolAnalysis.objects.select_related("technical", "advisor").order_by(
+            "-as_of", "-pk")
 
 
 class AdvisorCallViewSet(viewsets.ReadOnlyModelViewSet):
@@ -82,10 +48,11 @@ class AdvisorCallViewSet(viewsets.ReadOnlyModelViewSet):
     Filters: ?symbol=&outcome=."""
 
     serializer_class = AdvisorCallSerializer
+    filterset_class = AdvisorCallFilter
+    ordering_fields = ["created_at", "id", "symbol"]
 
     def get_queryset(self):
-        return filtered(AdvisorCall.objects.all(), self.request.query_params,
-                        fields=("symbol", "outcome")).order_by("-created_at", "-pk")
+        return AdvisorCall.objects.order_by("-created_at", "-pk")
 
 
 class SentimentItemViewSet(viewsets.ReadOnlyModelViewSet):
@@ -93,11 +60,11 @@ class SentimentItemViewSet(viewsets.ReadOnlyModelViewSet):
     note is yours. Filters: ?symbol=&source=&since=&until= (on published_at)."""
 
     serializer_class = SentimentItemSerializer
+    filterset_class = SentimentItemFilter
+    ordering_fields = ["published_at", "id", "symbol"]
 
     def get_queryset(self):
-        items = SentimentItem.objects.select_related("feed")
-        return filtered(items, self.request.query_params, time_field="published_at",
-                        fields=("symbol", "source")).order_by("-published_at", "-pk")
+        return SentimentItem.objects.select_related("feed").order_by("-published_at", "-pk")
 
 
 class NoteViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
@@ -107,6 +74,8 @@ class NoteViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.Gener
 
     serializer_class = SentimentItemSerializer
     queryset = SentimentItem.objects.none()  # the schema's model; get_queryset scopes it
+    filterset_class = NoteFilter
+    ordering_fields = ["published_at", "id", "symbol"]
 
     @extend_schema(request=NoteInput, responses={201: SentimentItemSerializer})
     def create(self, request, *args, **kwargs):
@@ -115,10 +84,9 @@ class NoteViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.Gener
     def get_queryset(self):
         if not self.request.user.is_authenticated:  # the schema asks without a user
             return SentimentItem.objects.none()
-        notes = SentimentItem.objects.filter(source=SentimentItem.Source.MANUAL,
-                                             author=self.request.user).select_related("feed")
-        return filtered(notes, self.request.query_params,
-                        fields=("symbol",)).order_by("-published_at", "-pk")
+        return SentimentItem.objects.filter(
+            source=SentimentItem.Source.MANUAL, author=self.request.user,
+        ).select_related("feed").order_by("-published_at", "-pk")
 
     def _create(self, request):
         given = NoteInput(data=request.data)

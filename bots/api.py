@@ -6,6 +6,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from bots.approvals import ApprovalRefused, approval_approve, approval_reject
+from bots.filters import BotFilter, TradeApprovalFilter
 from bots.models import Bot, TradeApproval
 from bots.serializers import (
     ApprovalRulesInput,
@@ -36,13 +37,11 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Create
 
     serializer_class = BotSerializer
     queryset = Bot.objects.none()  # the schema's model; get_queryset scopes it
+    filterset_class = BotFilter
+    ordering_fields = ["name", "id", "created_at", "symbol", "status"]
 
     def get_queryset(self):
-        bots = Bot.objects.owned_by(self.request.user).select_related("portfolio")
-        for name in ("status", "portfolio"):
-            if self.request.query_params.get(name):
-                bots = bots.filter(**{name: self.request.query_params[name]})
-        return bots
+        return Bot.objects.owned_by(self.request.user).select_related("portfolio")
 
     def perform_create(self, serializer):
         data = serializer.validated_data
@@ -110,16 +109,12 @@ class TradeApprovalViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = TradeApprovalSerializer
     queryset = TradeApproval.objects.none()  # the schema's model; get_queryset scopes it
+    filterset_class = TradeApprovalFilter
+    ordering_fields = ["created_at", "expires_at", "id", "status"]
 
     def get_queryset(self):
-        approvals = TradeApproval.objects.owned_by(self.request.user).select_related(
+        return TradeApproval.objects.owned_by(self.request.user).select_related(
             "order", "decided_by")
-        status_wanted, bot = (self.request.query_params.get(name) for name in ("status", "bot"))
-        if status_wanted:
-            approvals = approvals.filter(status=status_wanted)
-        if bot:
-            approvals = approvals.filter(bot=bot) if bot.isdigit() else approvals.none()
-        return approvals
 
     def _decide(self, act):
         try:

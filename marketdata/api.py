@@ -8,6 +8,7 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from marketdata import live
+from marketdata.filters import SymbolFilter
 from marketdata.models import Kline, Symbol
 from marketdata.serializers import CandleQuery, CandleSerializer, SymbolSerializer
 
@@ -16,19 +17,10 @@ class SymbolViewSet(viewsets.ReadOnlyModelViewSet):
     """Binance symbols with their filters. Filters: ?market=spot&status=TRADING&quote=USDT&q=BTC"""
 
     serializer_class = SymbolSerializer
+    queryset = Symbol.objects.all()  # shared market data: nobody's own
     lookup_field = "name"
-
-    def get_queryset(self):
-        params, symbols = self.request.query_params, Symbol.objects.all()
-        if params.get("market"):
-            symbols = symbols.filter(market=params["market"])
-        if params.get("status"):
-            symbols = symbols.filter(status=params["status"].upper())
-        if params.get("quote"):
-            symbols = symbols.filter(quote_asset=params["quote"].upper())
-        if params.get("q"):
-            symbols = symbols.filter(name__icontains=params["q"])
-        return symbols
+    filterset_class = SymbolFilter
+    ordering_fields = ["market", "name", "status"]
 
 
 class TickerSerializer(serializers.Serializer):

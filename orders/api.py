@@ -12,7 +12,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from marketdata.exchange.errors import ExchangeError
-from orders.models import Balance, Fill, Order, OrderStatus, Position
+from orders.filters import BalanceFilter, FillFilter, OrderFilter, PositionFilter
+from orders.models import Balance, Fill, Order, Position
 from orders.serializers import (
     BalanceSerializer,
     FillSerializer,
@@ -24,19 +25,10 @@ from orders.serializers import (
     plain,
 )
 from orders.services import OrderRefused, oco_place, order_cancel, order_place
+from portfolios.filters import PortfolioFilter
 from portfolios.models import Portfolio
 from portfolios.services import portfolio_analytics, portfolio_valuation
 from tradingsite.api_errors import Problem, exchange_problem
-
-
-def _filtered(queryset, params, *, portfolio_field="portfolio", symbol_field="symbol"):
-    if params.get("symbol"):
-        queryset = queryset.filter(**{symbol_field: params["symbol"].upper()})
-    if params.get("portfolio"):
-        if not params["portfolio"].isdigit():
-            raise ValidationError({"portfolio": ["must be a portfolio id"]})
-        queryset = queryset.filter(**{portfolio_field: params["portfolio"]})
-    return queryset
 
 
 class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -45,18 +37,11 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     serializer_class = OrderSerializer
     queryset = Order.objects.none()  # the schema's model; get_queryset scopes it
+    filterset_class = OrderFilter
+    ordering_fields = ["created_at", "submitted_at", "id", "symbol", "status"]
 
     def get_queryset(self):
-        orders = Order.objects.owned_by(self.request.user).select_related("portfolio")
-        wanted = self.request.query_params.get("status", "")
-        if wanted.lower() == "open":
-            orders = orders.open()
-        elif wanted:
-            if wanted.upper() not in OrderStatus.values:
-                raise ValidationError({"status": [
-                    f"must be open or one of {', '.join(OrderStatus.values)}"]})
-            orders = orders.filter(status=wanted.upper())
-        return _filtered(orders, self.request.query_params)
+        return Order.objects.owned_by(self.request.user).select_related("portfolio")
 
     @extend_schema(request=OrderPlaceInput, responses={201: OrderSerializer})
     def create(self, request):
@@ -70,7 +55,8 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             raise exchange_problem(error) from error
         return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=OcoPlaceInput, responses={201: OrderSerializer(many=True)})
+    @extend_schema(request=OcoPlaceInput, responses={201: OrderSerializer(many=True)},
+                   filters=False)
     @action(detail=False, methods=["post"])
     def oco(self, request):
         """POST /api/orders/oco/: a spot OCO; 201 with both legs [limit leg, stop leg]."""
@@ -103,14 +89,12 @@ class FillViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = FillSerializer
     queryset = Fill.objects.none()  # the schema's model; get_queryset scopes it
+    filterset_class = FillFilter
+    ordering_fields = ["executed_at", "trade_id", "id", "symbol"]
 
     def get_queryset(self):
-        fills = Fill.objects.filter(order__portfolio__owner=self.request.user).select_related(
+        return Fill.objects.filter(order__portfolio__owner=self.request.user).select_related(
             "order").order_by("-executed_at", "-trade_id")
-        order = self.request.query_params.get("order", "")
-        if order.isdigit():
-            fills = fills.filter(order_id=order)
-        return _filtered(fills, self.request.query_params, portfolio_field="order__portfolio")
 
 
 class PositionViewSet(viewsets.ReadOnlyModelViewSet):
@@ -118,22 +102,24 @@ class PositionViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = PositionSerializer
     queryset = Position.objects.none()  # the schema's model; get_queryset scopes it
+    filterset_class = PositionFilter
+    ordering_fields = ["symbol", "id", "updated_at"]
 
     def get_queryset(self):
-        positions = Position.objects.filter(portfolio__owner=self.request.user).select_related(
+        return Position.objects.filter(portfolio__owner=self.request.user).select_related(
             "portfolio")
-        return _filtered(positions, self.request.query_params)
 
 
 class BalanceViewSet(viewsets.ReadOnlyModelViewSet):
-    """Own balances per portfolio and asset. Filter: ?portfolio=."""
+    """Own balances per portfolio and asset. Filters: ?portfolio=&symbol= (the asset)."""
 
     serializer_class = BalanceSerializer
     queryset = Balance.objects.none()  # the schema's model; get_queryset scopes it
+    filterset_class = BalanceFilter
+    ordering_fields = ["asset", "id", "updated_at"]
 
     def get_queryset(self):
-        balances = Balance.objects.filter(portfolio__owner=self.request.user)
-        return _filtered(balances, self.request.query_params, symbol_field="asset")
+        return Balance.objects.filter(portfolio__owner=self.request.user)
 
 
 class PortfolioViewSet(viewsets.ReadOnlyModelViewSet):
@@ -143,6 +129,8 @@ class PortfolioViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = PortfolioSerializer
     queryset = Portfolio.objects.none()  # the schema's model; get_queryset scopes it
+    filterset_class = PortfolioFilter
+    ordering_fields = ["name", "id", "created_at"]
 
     def get_queryset(self):
         return Portfolio.objects.owned_by(self.request.user)

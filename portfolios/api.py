@@ -5,6 +5,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from marketdata.exchange.errors import ExchangeError
+from portfolios.filters import ExchangeAccountFilter
 from portfolios.models import ExchangeAccount
 from portfolios.serializers import ExchangeAccountSerializer
 from portfolios.services import ExchangeAccountRefused, exchange_account_create
@@ -20,6 +21,8 @@ class ExchangeAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     serializer_class = ExchangeAccountSerializer
     permission_classes = [IsAuthenticated, ExchangeKeysNeedTwoFactor]
     queryset = ExchangeAccount.objects.none()  # the schema's model; get_queryset scopes it
+    filterset_class = ExchangeAccountFilter
+    ordering_fields = ["name", "id", "created_at"]
 
     def get_queryset(self):
         return ExchangeAccount.objects.filter(owner=self.request.user)

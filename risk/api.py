@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portfolios.models import Portfolio
+from risk.filters import EmergencyStopFilter, EntryBlockFilter, RiskAlertFilter, RiskLimitFilter
 from risk.limits import risk_limit_delete, risk_limit_save
 from risk.models import EmergencyStop, EntryBlock, RiskAlert, RiskLimit
 from risk.serializers import (
@@ -35,25 +36,6 @@ READ_ONLY_LIMIT = ("this limit has no owner (a global or platform-wide limit set
                    "it applies to you but cannot be changed or deleted through the API")
 
 
-def _yes(params, name: str) -> bool | None:
-    """A true/false query parameter; None when absent."""
-    value = params.get(name, "").lower()
-    if not value:
-        return None
-    if value not in ("true", "false", "1", "0", "yes", "no"):
-        raise ValidationError({name: ["must be true or false"]})
-    return value in ("true", "1", "yes")
-
-
-def _by_portfolio(queryset, params, field: str = "portfolio"):
-    wanted = params.get("portfolio", "")
-    if not wanted:
-        return queryset
-    if not wanted.isdigit():
-        raise ValidationError({"portfolio": ["must be a portfolio id"]})
-    return queryset.filter(**{field: wanted})
-
-
 def _refused(error: DjangoValidationError) -> ValidationError:
     """A service's ValidationError as the API's 400, its messages kept word for word."""
     return ValidationError(serializers.as_serializer_error(error))
@@ -67,6 +49,8 @@ class RiskLimitViewSet(viewsets.ModelViewSet):
 
     serializer_class = RiskLimitSerializer
     queryset = RiskLimit.objects.none()  # the schema's model; get_queryset scopes it
+    filterset_class = RiskLimitFilter
+    ordering_fields = ["id", "created_at", "updated_at", "symbol"]
 
     def get_queryset(self):
         user = self.request.user
@@ -74,9 +58,8 @@ class RiskLimitViewSet(viewsets.ModelViewSet):
         ownerless = (Q(owner__isnull=True)
                      & (Q(portfolio__isnull=True) | Q(portfolio__owner=user))
                      & (Q(bot__isnull=True) | Q(bot__portfolio__owner=user)))
-        limits = (RiskLimit.objects.filter(Q(owner=user) | ownerless)
-                  .select_related("owner", "portfolio", "bot"))
-        return _by_portfolio(limits, self.request.query_params)
+        return (RiskLimit.objects.filter(Q(owner=user) | ownerless)
+                .select_related("owner", "portfolio", "bot"))
 
     def get_object(self):
         limit = super().get_object()
@@ -119,21 +102,12 @@ class RiskAlertViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = RiskAlertSerializer
     queryset = RiskAlert.objects.none()  # the schema's model; get_queryset scopes it
+    filterset_class = RiskAlertFilter
+    ordering_fields = ["created_at", "id", "severity", "resolved_at"]
 
     def get_queryset(self):
-        params = self.request.query_params
-        alerts = RiskAlert.objects.filter(owner=self.request.user).select_related(
+        return RiskAlert.objects.filter(owner=self.request.user).select_related(
             "acknowledged_by")
-        active = _yes(params, "active")
-        if active is not None:
-            alerts = alerts.filter(resolved_at__isnull=active)
-        severity = params.get("severity", "").lower()
-        if severity:
-            if severity not in RiskAlert.Severity.values:
-                raise ValidationError({"severity": [
-                    f"must be one of {', '.join(RiskAlert.Severity.values)}"]})
-            alerts = alerts.filter(severity=severity)
-        return _by_portfolio(alerts, params)
 
     @action(detail=True, methods=["post"])
     def acknowledge(self, request, pk=None):
@@ -150,13 +124,17 @@ class EntryBlockViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = EntryBlockSerializer
     queryset = EntryBlock.objects.none()  # the schema's model; get_queryset scopes it
+    filterset_class = EntryBlockFilter
+    ordering_fields = ["created_at", "id", "cleared_at"]
 
     def get_queryset(self):
-        blocks = EntryBlock.objects.filter(portfolio__owner=self.request.user).select_related(
+        return EntryBlock.objects.filter(portfolio__owner=self.request.user).select_related(
             "cleared_by")
-        if self.action == "list" and not _yes(self.request.query_params, "all"):
-            blocks = blocks.active()
-        return _by_portfolio(blocks, self.request.query_params)
+
+    def filter_queryset(self, queryset):
+        # The list's filters, active-only by default included: a cleared block named by id
+        # is still yours to read, and clearing it again answers as the first time did.
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
 
     @action(detail=True, methods=["post"])
     def clear(self, request, pk=None):
@@ -179,10 +157,12 @@ def _stops_of(user):
 
 class EmergencyStopViewSet(viewsets.ReadOnlyModelViewSet):
     """Your emergency stops, newest first, each with every step it took (what became of each
-    bot, order and position) and the orders it left open."""
+    bot, order and position) and the orders it left open. Filters: ?status=&portfolio=."""
 
     serializer_class = EmergencyStopSerializer
     queryset = EmergencyStop.objects.none()  # the schema's model; get_queryset scopes it
+    filterset_class = EmergencyStopFilter
+    ordering_fields = ["started_at", "id", "status"]
 
     def get_queryset(self):
         return _stops_of(self.request.user)

@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from rest_framework import serializers, viewsets
 
+from tradingsite.filters import AuditEventFilter
 from tradingsite.models import AuditEvent
 
 PER_PAGE = 50
@@ -35,7 +36,8 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     """Your audit trail, newest first (`?action=order.sent`); staff read everyone's."""
 
     serializer_class = AuditEventSerializer
-    filterset_fields = ["action"]
+    filterset_class = AuditEventFilter
+    ordering_fields = ["at", "id", "action"]
 
     def get_queryset(self):
         return AuditEvent.objects.visible_to(self.request.user)
