@@ -1,6 +1,6 @@
 """Real-time events about bots, pushed to their owner's pages after each commit.
 
-- bot.update: {id, name, status, status_reason, portfolio_id}
+- bot.status: {id, name, status, status_reason, portfolio_id}
 - bot.decision: {bot_id, candle_open_time, outcome, reason}
 """
 
@@ -10,7 +10,7 @@ from tradingsite.events import publish_to_user_on_commit
 def bot_changed(bot) -> None:
     data = {"id": bot.pk, "name": bot.name, "status": bot.status,
             "status_reason": bot.status_reason, "portfolio_id": bot.portfolio_id}
-    publish_to_user_on_commit(user_id=bot.portfolio.owner_id, event_type="bot.update",
+    publish_to_user_on_commit(user_id=bot.portfolio.owner_id, event_type="bot.status",
                               data=data)
 
 

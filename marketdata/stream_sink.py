@@ -21,6 +21,7 @@ from django.core.cache import cache
 from marketdata import live
 from marketdata.models import Kline
 from marketdata.streams import Subscription
+from tradingsite.events import event_message
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ class PlatformSink:
 
     async def _push(self, key: tuple, payload: dict) -> None:
         symbol, event_type = key[0], key[1]
-        message = {"type": "event.forward", "event": {"type": event_type, "data": payload}}
+        message = event_message(event_type, payload)
         try:
             await self.layer.group_send(symbol_group(symbol), message)
         except ChannelFull:

@@ -7,7 +7,7 @@ Event types and payloads (all amounts as decimal strings):
   commission_asset, is_maker, executed_at}
 - position.update: {portfolio_id, market, symbol, quantity, average_entry, cost,
   realised_pnl, fees_paid}
-- balance.update: {portfolio_id, balances: [{asset, free, locked}]}
+- portfolio.update: {portfolio_id, balances: [{asset, free, locked}]}
 """
 
 from orders.models import Balance, Fill, Order, Position
@@ -64,4 +64,4 @@ def balances_changed(portfolio) -> None:
     data = {"portfolio_id": portfolio.pk,
             "balances": [{"asset": b.asset, "free": _text(b.free), "locked": _text(b.locked)}
                          for b in rows]}
-    _after_commit(portfolio.owner_id, "balance.update", data)
+    _after_commit(portfolio.owner_id, "portfolio.update", data)

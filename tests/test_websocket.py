@@ -2,6 +2,8 @@
 
 import asyncio
 import json
+import re
+from pathlib import Path
 
 import pytest
 from channels.testing import WebsocketCommunicator
@@ -10,7 +12,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from tradingsite.asgi import application
-from tradingsite.events import send_to_user
+from tradingsite.events import EVENT_TYPES, send_to_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -146,3 +148,15 @@ def test_a_password_change_or_a_disabled_account_closes_every_socket(asgi_live_s
 
         assert closed_with(first) == 4401
         assert closed_with(second) == 4401
+
+
+def test_the_readme_documents_exactly_the_event_types_sent():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("### Real-time events", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `([a-z]+\.[a-z]+)` \|", section, flags=re.MULTILINE))
+    assert documented == EVENT_TYPES
+
+
+def test_an_undocumented_event_type_is_never_sent(trader):
+    with pytest.raises(ValueError, match="undocumented event type"):
+        send_to_user(user_id=trader.pk, event_type="bot.secret", data={})

@@ -30,14 +30,28 @@ def staff_group() -> str:
     return "staff"
 
 
-def _message(event_type: str, data: dict[str, Any]) -> dict:
+# Every event type the socket carries: the README's "Real-time events" table documents each
+# one's audience and payload (a test keeps the two equal), and nothing else is sent.
+EVENT_TYPES = frozenset({
+    "price.update", "candle.update", "ticker.update", "market.status", "ai.analysis",
+    "order.update", "fill.new", "position.update", "portfolio.update",
+    "bot.status", "bot.decision", "bot.approval", "risk.alert",
+    "backtest.progress", "optimisation.progress",
+})
+
+
+def event_message(event_type: str, data: dict[str, Any]) -> dict:
+    """The channel-layer message that the consumer forwards as `{"type", "data"}`."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"undocumented event type {event_type!r}: add it to EVENT_TYPES and "
+                         f"the README's table first")
     return {"type": "event.forward", "event": {"type": event_type, "data": data}}
 
 
 def send_to_user(*, user_id: int, event_type: str, data: dict[str, Any]) -> None:
     """Push one typed event (`price.update`, `order.update`, ...) to all of a user's pages."""
     layer = get_channel_layer()
-    async_to_sync(layer.group_send)(user_group(user_id), _message(event_type, data))
+    async_to_sync(layer.group_send)(user_group(user_id), event_message(event_type, data))
 
 
 class _Publisher(threading.Thread):
@@ -77,7 +91,7 @@ def _running_publisher() -> _Publisher:
 
 def publish_to_user(*, user_id: int, event_type: str, data: dict[str, Any]) -> None:
     """Queue one event for the user's pages without waiting for it to be sent."""
-    _running_publisher().pending.put((user_group(user_id), _message(event_type, data)))
+    _running_publisher().pending.put((user_group(user_id), event_message(event_type, data)))
 
 
 def publish_to_user_on_commit(*, user_id: int, event_type: str, data: dict[str, Any]) -> None:
@@ -90,7 +104,7 @@ def publish_to_user_on_commit(*, user_id: int, event_type: str, data: dict[str, 
 def publish_to_group_on_commit(*, group: str, event_type: str, data: dict[str, Any]) -> None:
     """`publish_to_user_on_commit` for any group, e.g. `staff_group()`."""
     transaction.on_commit(lambda: _running_publisher().pending.put(
-        (group, _message(event_type, data))))
+        (group, event_message(event_type, data))))
 
 
 def flush_published(timeout: float = 5.0) -> bool:

@@ -5,15 +5,15 @@
   "use strict";
 
   // --- partials that follow events ----------------------------------------------------------
-  // An element with an id, data-partial-url and data-refresh-on="bot.update fill.new ..." is
+  // An element with an id, data-partial-url and data-refresh-on="bot.status fill.new ..." is
   // fetched again (outerHTML) when one of those events arrives. data-bot-id and
   // data-portfolio-id narrow it to events about that bot or portfolio, when the event says.
-  const TYPES = ["bot.update", "bot.decision", "fill.new", "order.update", "position.update",
-                 "balance.update", "risk.alert", "risk.update", "bot.approval"];
+  const TYPES = ["bot.status", "bot.decision", "fill.new", "order.update", "position.update",
+                 "portfolio.update", "risk.alert", "risk.update", "bot.approval"];
   function refresh(id) { if (window.platformEvents) window.platformEvents.refreshPartial(id); }
 
   function concerns(holder, type, detail) {
-    const botId = type === "bot.update" ? detail.id : detail.bot_id;
+    const botId = type === "bot.status" ? detail.id : detail.bot_id;
     if (holder.dataset.botId && botId !== undefined && String(botId) !== holder.dataset.botId) {
       return false;
     }

@@ -1,25 +1,33 @@
 """Ownership: trader B gets 404 for every one of trader A's objects through every API endpoint
 that takes an id (read from the schema, so a new endpoint is covered the day it lands), and
-through A's pages; B cannot create objects that point at A's."""
+through A's pages, and through the event socket; B cannot create objects that point at A's."""
 
+import json
 from datetime import timedelta
 from decimal import Decimal as D
 
 import pytest
+from django.db import transaction
 from django.test import Client
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
+from websockets.sync.client import connect
 
 from backtests.optimisation import optimisation_create
+from backtests.runs import run_announce
 from backtests.services import backtest_run_create
+from bots.approvals import _announce as announce_approval
 from bots.models import TradeApproval
 from bots.services import bot_create, bot_start, bot_tick
+from orders.events import balances_changed
 from orders.models import Balance, Fill, Order, Position
 from portfolios.services import exchange_account_create
 from risk.limits import risk_limit_save
 from risk.models import EmergencyStop, EntryBlock, RiskAlert, RiskLimit
+from risk.monitor import _announce as announce_alert
 from tests.backtests.test_runs import store_candles
 from tests.support.secrets import ACCOUNT_KEY, ACCOUNT_SECRET
+from tests.test_websocket import session_cookie
 from tradingsite.models import AuditEvent
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -146,3 +154,50 @@ def test_b_gets_404_for_a_s_pages(a_world, other_trader):
              f"/api-tokens/{a_world['bots'].pk}/revoke/"]
     assert {page: outsider.post(page).status_code for page in posts} == dict.fromkeys(posts,
                                                                                        404)
+
+
+# Every event a trader's own objects produce; B's socket must see none of them.
+OWN_EVENTS = {"bot.status", "bot.decision", "order.update", "fill.new", "position.update",
+              "portfolio.update", "bot.approval", "risk.alert", "backtest.progress",
+              "optimisation.progress"}
+
+
+def test_b_s_socket_receives_none_of_a_s_events(request, asgi_live_server, trader,
+                                                other_trader):
+    def socket_of(user):
+        return connect(asgi_live_server.ws_url + "/ws/events/", additional_headers={
+            "Cookie": session_cookie(user), "Origin": asgi_live_server.url})
+
+    with socket_of(trader) as mine, socket_of(other_trader) as theirs:
+        # The only subscription a socket takes is public prices by symbol; a group name is
+        # not a symbol, so B cannot join A's stream by naming it.
+        theirs.send(json.dumps({"type": "subscribe", "symbols": [f"user-{trader.pk}"]}))
+        assert json.loads(theirs.recv(timeout=5))["type"] == "error"
+
+        world = request.getfixturevalue("a_world")  # A's bot starts, ticks, buys and fills
+        announce_the_rest(world)
+
+        seen = received_types(mine, until=OWN_EVENTS)
+        assert seen >= OWN_EVENTS
+        assert received_types(theirs, until=set(), quiet=1.0) == set()
+
+
+def announce_the_rest(world) -> None:
+    """The events a_world's services do not send by themselves, from their real producers."""
+    with transaction.atomic():
+        balances_changed(world["portfolios"])  # sent by an exchange account's sync
+        announce_approval(world["approvals"])
+        announce_alert(world["risk/alerts"])
+    run_announce(world["backtests"])
+    run_announce(world["optimisations"])
+
+
+def received_types(socket, *, until: set, quiet: float = 10.0) -> set[str]:
+    """The event types arriving until all of `until` came, or nothing came for `quiet` s."""
+    seen = set()
+    while not until <= seen:
+        try:
+            seen.add(json.loads(socket.recv(timeout=quiet))["type"])
+        except TimeoutError:
+            break
+    return seen

@@ -1,5 +1,5 @@
 """The bot page and the dashboard in Chromium: start a bot with its button, watch its status
-follow bot.update events, then a tick's decision, fill and chart arrow arrive without a
+follow bot.status events, then a tick's decision, fill and chart arrow arrive without a
 reload, on the bot page and on the dashboard open beside it."""
 
 from datetime import timedelta
@@ -9,7 +9,7 @@ import pytest
 from bots.models import Bot
 from bots.services import bot_create, bot_pause, bot_resume, bot_tick
 from tests.bots.conftest import market_is_live
-from tests.support.browser import log_in, off_the_test_thread, screenshot
+from tests.support.browser import log_in, off_the_test_thread, screenshot, wait_for_js
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -28,7 +28,7 @@ def test_a_trader_starts_a_bot_and_watches_it_decide_and_trade_live(
 
     page.goto(asgi_live_server.url + f"/bots/{bot.pk}/")
     page.wait_for_selector("#live-status.online", timeout=10_000)
-    page.wait_for_function("document.getElementById('bot-chart').dataset.loaded === '11'")
+    wait_for_js(page, "document.getElementById('bot-chart').dataset.loaded === '11'")
     assert page.locator("#bot-chart canvas").count() > 0
     page.evaluate("window.stillTheSamePage = true")
 
@@ -37,7 +37,7 @@ def test_a_trader_starts_a_bot_and_watches_it_decide_and_trade_live(
     dashboard.wait_for_selector(f"{row}[data-status=running]", timeout=10_000)
     assert Bot.objects.get().status == Bot.Status.RUNNING
 
-    # Changes made elsewhere reach the page by their bot.update events alone.
+    # Changes made elsewhere reach the page by their bot.status events alone.
     off_the_test_thread(bot_pause, bot=bot, reason="paused for the test")
     page.wait_for_selector("#bot-status[data-status=paused]", timeout=10_000)
     assert page.inner_text("#bot-status-reason") == "paused for the test"
@@ -53,8 +53,8 @@ def test_a_trader_starts_a_bot_and_watches_it_decide_and_trade_live(
     page.wait_for_selector(decision, timeout=10_000)
     assert "SMA(2) 110.5 crossed above SMA(3) 107.66667" in page.inner_text(decision)
     assert page.locator(f"{decision} a.order-link").count() == 1
-    page.wait_for_function("document.getElementById('bot-chart').dataset.markers === '1'",
-                           timeout=10_000)
+    wait_for_js(page, "document.getElementById('bot-chart').dataset.markers === '1'",
+                timeout=10_000)
     page.wait_for_selector("#bot-position:has-text('BTC at')", timeout=10_000)
     assert page.evaluate("window.stillTheSamePage") is True
     screenshot(page, "bot-decided")
