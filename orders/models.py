@@ -128,6 +128,9 @@ class Order(models.Model):
                                    help_text="funds still locked for this order (paper)")
     created_at = models.DateTimeField(auto_now_add=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(
+        null=True, blank=True, help_text="when Binance's answer to our send arrived (not set "
+                                         "for an order found by a query after an unknown outcome)")
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = OrderQuerySet.as_manager()

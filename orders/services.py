@@ -276,7 +276,10 @@ def order_submit(*, order: Order, gateway: OrderGateway | None = None) -> Order:
 
 def _sent(order: Order, answer: ExchangeOrder, gateway: OrderGateway, *,
           held: bool = False) -> Order:
-    """The exchange took the order: record that it was sent, then apply its answer."""
+    """The exchange took the order: record that it was sent and when it answered (the round
+    trip /metrics reports), then apply its answer."""
+    order.acknowledged_at = timezone.now()
+    Order.objects.filter(pk=order.pk).update(acknowledged_at=order.acknowledged_at)
     audit.record_order(audit.Action.ORDER_SENT, order, code=answer.status,
                        exchange_order_id=answer.exchange_order_id)
     return order_apply(order=order, answer=answer, venue=gateway.venue, held=held)

@@ -24,7 +24,7 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, F, Max, Min
+from django.db.models import Count, F, Max
 from django.http import Http404, HttpResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -96,18 +96,16 @@ def order_metrics() -> Iterator[GaugeMetricFamily]:
 
 
 def order_roundtrip_metrics() -> Iterator[GaugeMetricFamily]:
-    """From send to the first booked fill, for MARKET orders sent to Binance in the last 15
-    minutes: an Order records when it was sent but not when Binance answered, and a market
-    order's answer carries its fills, so its first fill's booking marks the answer."""
-    seconds = _gauge("trading_order_roundtrip_seconds", "MARKET orders sent to Binance in the "
-                     "last 15 min: seconds from send to the first booked fill (quantile 1 = max).",
+    """From our send to Binance's answer, for orders of every type sent to Binance in the last
+    15 minutes (paper orders never leave the process)."""
+    seconds = _gauge("trading_order_roundtrip_seconds", "Orders sent to Binance in the last "
+                     "15 min: seconds from send to Binance's answer (quantile 1 = max).",
                      ["market", "quantile"])
     samples = _gauge("trading_order_roundtrip_samples", "How many orders "
                      "trading_order_roundtrip_seconds is computed from.", ["market"])
-    rows = (_recent(Order, "submitted_at").filter(type=Order.Type.MARKET)
+    rows = (_recent(Order, "submitted_at").filter(acknowledged_at__isnull=False)
             .exclude(portfolio__mode=Portfolio.Mode.PAPER)
-            .annotate(answered=Min("fills__booked_at")).filter(answered__isnull=False)
-            .values_list("market", "submitted_at", "answered"))
+            .values_list("market", "submitted_at", "acknowledged_at"))
     by_market = defaultdict(list)
     for market, sent, answered in rows:
         by_market[market].append(max((answered - sent).total_seconds(), 0.0))

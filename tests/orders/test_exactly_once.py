@@ -41,6 +41,8 @@ def test_a_market_order_fills_once_and_books_its_position(portfolio, local_binan
     assert len(posts(local_binance, order)) == 1
     assert order.executed_qty == Decimal("0.01")
     assert order.fills.count() >= 1
+    order.refresh_from_db()
+    assert order.submitted_at <= order.acknowledged_at  # the round trip /metrics reports
     position = Position.objects.get(portfolio=portfolio, symbol="BTCUSDT")
     assert position.quantity == Decimal("0.01") - sum(f.commission for f in order.fills.all())
 
@@ -64,6 +66,7 @@ def test_a_lost_answer_is_settled_by_querying_never_by_sending_again(portfolio, 
     order = order_resolve(order=order)
 
     assert order.status == S.FILLED
+    assert order.acknowledged_at is None  # no answer to our send ever arrived
     assert order.exchange_order_id is not None
     assert len(posts(local_binance, order)) == 1
     assert Order.objects.count() == 1

@@ -61,6 +61,8 @@ def order(portfolio, status, *, type="MARKET", market="spot", source="manual", s
         sent = timezone.now() - sent_ago
         Order.objects.filter(pk=row.pk).update(submitted_at=sent)
         if answered_after is not None:
+            Order.objects.filter(pk=row.pk).update(acknowledged_at=sent + answered_after)
+        if answered_after is not None and row.type == "MARKET":
             fill = Fill.objects.create(order=row, venue="testnet", market=market,
                                        symbol="BTCUSDT", trade_id=trade_id, side="BUY",
                                        price=D("100"), quantity=D("0.01"),
@@ -89,7 +91,7 @@ def books(trader, settings, clean_cache):
     futures = Portfolio.objects.create(owner=trader, name="futures", mode="testnet",
                                        exchange_account=account(trader, "futures",
                                                                 market="futures"))
-    # Orders: 5 FILLED spot manual, 1 NEW spot bot, 1 UNKNOWN futures api.
+    # Orders: 5 FILLED spot manual, 1 NEW spot bot, 1 NEW spot manual, 1 UNKNOWN futures api.
     order(paper, "FILLED", sent_ago=timedelta(seconds=30), answered_after=timedelta(seconds=5),
           trade_id=1)  # paper: no round trip to Binance
     for n, after in enumerate((0.25, 0.5, 1.0), start=2):
@@ -98,6 +100,9 @@ def books(trader, settings, clean_cache):
     order(spot, "FILLED", sent_ago=timedelta(hours=2), answered_after=timedelta(seconds=9),
           trade_id=9)  # outside the 15-minute window
     order(paper, "NEW", type="LIMIT", source="bot")
+    # A resting limit order: Binance answered (NEW) after half a second, no fill yet.
+    order(spot, "NEW", type="LIMIT", sent_ago=timedelta(seconds=40),
+          answered_after=timedelta(seconds=0.5))
     order(futures, "UNKNOWN", type="LIMIT", market="futures", source="api",
           sent_ago=timedelta(seconds=10))
 
@@ -145,12 +150,13 @@ def test_it_derives_the_platform_metrics_from_the_database_and_the_cache(client,
     assert value(samples, "trading_orders", status="NEW", market="spot", source="bot") == 1
     assert value(samples, "trading_orders", status="UNKNOWN", market="futures",
                  source="api") == 1
-    assert len(samples["trading_orders"]) == 3
+    assert value(samples, "trading_orders", status="NEW", market="spot", source="manual") == 1
+    assert len(samples["trading_orders"]) == 4
 
     roundtrip = {labels["quantile"]: v for labels, v in samples["trading_order_roundtrip_seconds"]
                  if labels["market"] == "spot"}
     assert roundtrip == pytest.approx({"0.5": 0.5, "0.95": 1.0, "1": 1.0})
-    assert value(samples, "trading_order_roundtrip_samples", market="spot") == 3
+    assert value(samples, "trading_order_roundtrip_samples", market="spot") == 4  # + the limit
     assert value(samples, "trading_order_roundtrip_samples", market="futures") == 0
 
     assert value(samples, "bot_tick_duration_seconds", quantile="0.5") == pytest.approx(0.2)
