@@ -256,7 +256,8 @@ def bot_tick(*, bot_id: int, candle_open_time: datetime,
     try:
         strategy = get_strategy(bot.strategy)(**bot.params)
     except (KeyError, ParameterError) as error:  # a user strategy removed or changed
-        _set_status(bot, S.ERROR, f"its strategy cannot run: {error}")
+        _set_status(bot, S.ERROR, f"its strategy cannot run: {error}",
+                    action=audit.Action.BOT_ERROR)
         return None
     candles = window.candles(bot, candle_open_time, strategy.lookback())
     if not window.ends_at(candles, candle_open_time):
@@ -271,7 +272,8 @@ def bot_tick(*, bot_id: int, candle_open_time: datetime,
         raise  # the database's trouble, not the bot's: the next tick tries again
     except Exception as error:  # a strategy bug must stop its bot, visibly, not loop forever
         logger.exception("bot %s failed on %s", bot, candle_open_time)
-        _set_status(bot, S.ERROR, f"failed on the {candle_open_time:%H:%M} candle: {error!r}")
+        _set_status(bot, S.ERROR, f"failed on the {candle_open_time:%H:%M} candle: {error!r}",
+                    action=audit.Action.BOT_ERROR)
         return None
     if decision is None:
         return None

@@ -30,6 +30,7 @@ from portfolios.models import Portfolio
 from risk import rules
 from risk.models import BreachAction, EntryBlock, RiskAlert, RiskLimit
 from risk.services import account_state, lock_portfolio, portfolio_limits
+from tradingsite import audit
 from tradingsite.events import publish_to_group_on_commit, publish_to_user_on_commit, staff_group
 
 logger = logging.getLogger(__name__)
@@ -256,8 +257,8 @@ def risk_alert_raise(*, portfolio: Portfolio, breach: Breach,
                     action_taken=action)
         except IntegrityError:  # risk_alert_one_active_per_rule
             return None
-        if blocks:
-            _block_entries(portfolio, alert.message)
+        if blocks and _block_entries(portfolio, alert.message):
+            audit.record_entries_blocked(portfolio, reason=alert.message, alert_id=alert.pk)
         _act_after_commit(alert, portfolio)
         _announce(alert)
         _notify_later(alert)
@@ -320,13 +321,15 @@ def _act_after_commit(alert: RiskAlert, portfolio: Portfolio) -> None:
         transaction.on_commit(lambda: _emergency_stop(portfolio), robust=True)
 
 
-def _block_entries(portfolio: Portfolio, reason: str) -> None:
+def _block_entries(portfolio: Portfolio, reason: str) -> bool:
+    """Whether this breach blocked entries (False: another breach already blocks them)."""
     try:
         with transaction.atomic():
             EntryBlock.objects.create(portfolio=portfolio, symbol="",
                                       source=EntryBlock.Source.BREACH, reason=reason[:500])
-    except IntegrityError:  # entry_block_one_active: another breach already blocks them
-        pass
+    except IntegrityError:  # entry_block_one_active
+        return False
+    return True
 
 
 def _pause_bots(portfolio: Portfolio, reason: str) -> None:

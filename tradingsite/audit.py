@@ -214,6 +214,13 @@ def record_emergency_stop(stop, portfolios) -> None:
                      portfolio_id=portfolio.pk if portfolio else None, detail=detail)
 
 
+def record_entries_blocked(portfolio, *, reason: str, alert_id: int) -> None:
+    """The risk monitor blocked new entries: no person acted, so the task (or stream) is the
+    actor the context names."""
+    audit_record(action=Action.ENTRIES_BLOCKED, owner=portfolio.owner_id,
+                 portfolio_id=portfolio.pk, detail={"reason": reason, "alert_id": alert_id})
+
+
 def record_entries_resumed(portfolio, *, by, cleared: int) -> None:
     if cleared:
         audit_record(action=Action.ENTRIES_RESUMED, actor=by, owner=portfolio.owner_id,

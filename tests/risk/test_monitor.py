@@ -42,6 +42,7 @@ from risk.services import RiskRefused, pretrade_check
 from risk.tasks import risk_alert_notify_task, risk_monitor_task
 from tests.test_websocket import session_cookie
 from tradingsite.asgi import application
+from tradingsite.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 A = BreachAction
@@ -261,6 +262,9 @@ def test_the_breach_action_runs_once_when_the_alert_is_raised(
     blocks = EntryBlock.objects.active().filter(portfolio=watched.portfolio)
     assert [(b.symbol, b.source, b.reason) for b in blocks] == (
         [("", EntryBlock.Source.BREACH, alert.message)] if blocked else [])
+    logged = AuditEvent.objects.filter(action=AuditEvent.Action.ENTRIES_BLOCKED)
+    assert [(e.portfolio_id, e.detail["alert_id"]) for e in logged] == (
+        [(watched.portfolio.pk, alert.pk)] if blocked else [])
     for each in (bot, other):
         each.refresh_from_db()
         assert each.status == bot_status

@@ -4,7 +4,7 @@ objects, never a secret; the log is only ever added to; traders read their own r
 import asyncio
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
@@ -14,7 +14,8 @@ from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
 from django.test import AsyncClient, RequestFactory
 
-from bots.services import bot_create, bot_start
+from bots.models import Bot
+from bots.services import bot_create, bot_start, bot_tick
 from marketdata import live
 from marketdata.services import symbols_sync
 from orders.fillmodel import Trade
@@ -245,6 +246,19 @@ def test_bot_controls_through_the_api_log_each_step(paper_portfolio, owner, trad
         assert (row.actor, row.owner, row.ip) == (trader, trader, "127.0.0.1")
         assert (row.bot_id, row.portfolio_id) == (bot.pk, paper_portfolio.pk)
     assert only(A.BOT_STOPPED).detail["reason"] == "stopped by its owner"
+
+
+def test_a_bot_stopped_by_an_error_is_logged_with_the_reason(paper_portfolio):
+    bot = bot_start(bot=sma_bot(paper_portfolio))
+    Bot.objects.filter(pk=bot.pk).update(params={"fast": "not a number", "slow": 3})
+    candle = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+    bot_tick(bot_id=bot.pk, candle_open_time=candle, now=candle + timedelta(minutes=1))
+
+    row = only(A.BOT_ERROR)
+    assert (row.bot_id, row.owner, row.actor) == (bot.pk, paper_portfolio.owner, None)
+    assert row.detail["status"] == "error"
+    assert row.detail["reason"].startswith("its strategy cannot run")
 
 
 def test_under_asgi_each_request_is_seen_by_its_own_actions_and_then_forgotten(
