@@ -42,6 +42,7 @@ from orders.models import Order, Position
 from orders.services import _reconciled_key as reconciled_key  # the reconciler's own record
 from portfolios.models import ExchangeAccount, Portfolio
 from tradingsite.celery import app as celery_app
+from tradingsite.tasks import HEARTBEAT_CACHE_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -265,6 +266,16 @@ def celery_queue_metrics() -> Iterator[GaugeMetricFamily]:
     yield depth
 
 
+def heartbeat_metrics() -> Iterator[GaugeMetricFamily]:
+    """Beat schedules the heartbeat task and a worker runs it: its age says both are alive
+    (absent until the first heartbeat after a start)."""
+    raw = cache.get(HEARTBEAT_CACHE_KEY)
+    if raw is not None:
+        age = (timezone.now() - datetime.fromisoformat(raw)).total_seconds()
+        yield GaugeMetricFamily("platform_heartbeat_age_seconds", "Seconds since a worker last "
+                                "ran the heartbeat task that beat schedules.", value=age)
+
+
 # --- the collector and the view ------------------------------------------------------------
 
 PARTS = {
@@ -275,6 +286,7 @@ PARTS = {
     "streams": stream_metrics,
     "bot_ticks": bot_tick_metrics,
     "celery_queues": celery_queue_metrics,
+    "heartbeat": heartbeat_metrics,
 }
 for _part in PARTS:
     METRIC_ERRORS.labels(_part)  # every series exists from the first scrape, at 0

@@ -24,6 +24,7 @@ from portfolios.models import ExchangeAccount, Portfolio
 from tests.conftest import ON_CI
 from tradingsite import metrics
 from tradingsite.celery import app as celery_app
+from tradingsite.tasks import HEARTBEAT_CACHE_KEY
 
 OUTSIDE = "203.0.113.9"  # TEST-NET-3: never loopback, never in the default allow-list
 WEIGHT_VENUE_URL = "http://127.0.0.1:59999"  # a venue key no other test uses
@@ -203,6 +204,20 @@ def test_an_empty_platform_gives_zeros_and_no_invented_statistics(client):
     assert "trading_order_roundtrip_seconds" not in samples
     assert value(samples, "bot_tick_samples") == 0
     assert "bot_tick_lag_seconds" not in samples
+
+
+@pytest.mark.django_db
+def test_the_heartbeat_age_says_beat_and_a_worker_are_alive(client):
+    previous = cache.get(HEARTBEAT_CACHE_KEY)
+    cache.set(HEARTBEAT_CACHE_KEY, (timezone.now() - timedelta(seconds=12)).isoformat())
+    try:
+        age = value(scrape(client), "platform_heartbeat_age_seconds")
+    finally:
+        if previous is None:
+            cache.delete(HEARTBEAT_CACHE_KEY)
+        else:
+            cache.set(HEARTBEAT_CACHE_KEY, previous)
+    assert 12 <= age < 20
 
 
 @pytest.mark.django_db
