@@ -1,7 +1,9 @@
 """Two-factor rules on top of django-allauth's MFA (TOTP and recovery codes).
 
-- Staff use the control panel (the admin) only with two-factor turned on and this session
-  past it (MFA_REQUIRED_FOR_STAFF).
+- Staff use the control panel (the admin), the API from a session, and make API tokens only
+  with two-factor turned on and this session past it (MFA_REQUIRED_FOR_STAFF): a staff token
+  is thus always made by someone who gave the code, and a staff session's API calls see every
+  trader's rows only after the code.
 - Exchange keys (adding, viewing, removing them through the API) need two-factor turned on
   and the code given within the last ACCOUNT_REAUTHENTICATION_TIMEOUT seconds, in a signed-in
   browser session; an API token alone never reaches them (MFA_REQUIRED_FOR_EXCHANGE_KEYS).
@@ -17,6 +19,7 @@ from allauth.account.authentication import get_authentication_records
 from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
 from django.contrib import messages
+from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -57,17 +60,32 @@ class StaffTwoFactorMiddleware:
                 and user.is_staff and self._is_control_panel(request.path)):
             return None
         if not is_mfa_enabled(user):
+            if self._is_api(request.path):
+                return self._api_refusal(f"turn on two-factor authentication at "
+                                         f"{reverse('mfa_index')} first")
             messages.warning(request, "Staff use the control panel only with two-factor "
                                       "authentication: turn it on here first.")
             return redirect("mfa_index")
         if last_two_factor_at(request) is None:  # a session from before two-factor was on
+            if self._is_api(request.path):
+                return self._api_refusal(f"give your two-factor code at {confirm_url('/')}")
             return redirect(confirm_url(request.get_full_path()))
         return None
 
     @staticmethod
     def _is_control_panel(path: str) -> bool:
-        admin = reverse("admin:index")
-        return path.startswith(admin) and path != reverse("admin:logout")
+        guarded = (reverse("admin:index"), reverse("api-tokens"), "/api/")
+        return path.startswith(guarded) and path != reverse("admin:logout")
+
+    @staticmethod
+    def _is_api(path: str) -> bool:
+        return path.startswith("/api/")
+
+    @staticmethod
+    def _api_refusal(what: str) -> JsonResponse:
+        message = f"Staff use the API from a session only with two-factor authentication: {what}."
+        return JsonResponse({"code": "mfa_required", "message": message, "detail": message},
+                            status=403)
 
 
 class ExchangeKeysNeedTwoFactor(permissions.BasePermission):

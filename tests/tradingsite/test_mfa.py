@@ -65,6 +65,21 @@ def test_a_staff_session_from_before_two_factor_must_give_the_code(staff):
     assert client.get("/admin/orders/order/").status_code == 200
 
 
+def test_staff_without_two_factor_make_no_api_token_and_get_no_api_answer(staff):
+    client = Client()
+    client.force_login(staff)
+
+    assert client.post("/api-tokens/", {"name": "script"}).url == reverse("mfa_index")
+    refused = client.get("/api/audit/")
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "mfa_required"
+
+    TOTP.activate(staff, SECRET)
+    client = log_in_with_code(Client(), staff)
+    assert client.get("/api/audit/").status_code == 200
+    assert client.post("/api-tokens/", {"name": "script"}).status_code == 200
+
+
 def test_traders_are_not_affected_outside_the_admin(trader):
     client = Client()
     client.force_login(trader)
