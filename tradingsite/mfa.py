@@ -75,7 +75,8 @@ class StaffTwoFactorMiddleware:
     @staticmethod
     def _is_control_panel(path: str) -> bool:
         guarded = (reverse("admin:index"), reverse("api-tokens"), "/api/")
-        return path.startswith(guarded) and path != reverse("admin:logout")
+        public = (reverse("admin:logout"), reverse("docs"), reverse("schema"))
+        return path.startswith(guarded) and not path.startswith(public)
 
     @staticmethod
     def _is_api(path: str) -> bool:

@@ -73,6 +73,8 @@ def test_staff_without_two_factor_make_no_api_token_and_get_no_api_answer(staff)
     refused = client.get("/api/audit/")
     assert refused.status_code == 403
     assert refused.json()["code"] == "mfa_required"
+    assert client.get("/api/docs/").status_code == 200  # the documentation stays open
+    assert client.get("/api/schema/").status_code == 200
 
     TOTP.activate(staff, SECRET)
     client = log_in_with_code(Client(), staff)
