@@ -117,12 +117,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Under daphne every request runs in a fresh thread, so CONN_MAX_AGE never reuses a
+    # connection: DATABASE_POOL=true lends them from psycopg's pool instead (per process).
+    if env.bool("DATABASE_POOL", default=False):
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django refuses a pool with persistent ones
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 2, "max_size": env.int("DATABASE_POOL_MAX", default=20), "timeout": 10}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, Channels, Celery ----------------------------------------------------------------
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": REDIS_URL, "KEY_PREFIX": "ts"}}
+                          "LOCATION": REDIS_URL, "KEY_PREFIX": "ts",
+                          "OPTIONS": {"pool_class": "tradingsite.redis_pool.SharedConnectionPool"}}}
     # The layer waits for messages with a blocking BZPOPMIN of 5 s; redis-py 8 times any socket
     # read out after 5 s by default, which tore down every idle WebSocket. Reads may take the
     # 5 s wait plus a margin, and a Redis that stops answering still surfaces.
