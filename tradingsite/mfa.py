@@ -45,7 +45,8 @@ def confirm_url(next_path: str) -> str:
 
 
 class StaffTwoFactorMiddleware:
-    """Sends staff who reach the admin without two-factor to turn it on, or to give the code."""
+    """Sends staff who reach the admin, the token page or the API (by session) without
+    two-factor to turn it on, or to give the code."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -55,9 +56,12 @@ class StaffTwoFactorMiddleware:
         return refusal if refusal is not None else self.get_response(request)
 
     def _refusal(self, request):
+        # The path first: reading request.user loads the session and the user, which other
+        # requests (static files, probes, trader pages) need not pay for.
+        if not (settings.MFA_REQUIRED_FOR_STAFF and self._is_control_panel(request.path)):
+            return None
         user = getattr(request, "user", None)
-        if not (settings.MFA_REQUIRED_FOR_STAFF and user is not None and user.is_authenticated
-                and user.is_staff and self._is_control_panel(request.path)):
+        if not (user is not None and user.is_authenticated and user.is_staff):
             return None
         if not is_mfa_enabled(user):
             if self._is_api(request.path):
