@@ -22,6 +22,13 @@ class SymbolViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = SymbolFilter
     ordering_fields = ["market", "name", "status"]
 
+    def get_object(self):
+        """One symbol by name in one market: ?market=futures, spot when not given (a name such
+        as BTCUSDT exists in both, and a name alone would match two rows)."""
+        if not self.request.query_params.get("market"):
+            self.queryset = Symbol.objects.filter(market=Symbol.Market.SPOT)
+        return super().get_object()
+
 
 class TickerSerializer(serializers.Serializer):
     """A watched symbol's last ticker (what the stream last stored; absent before the first)."""

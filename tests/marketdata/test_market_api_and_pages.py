@@ -78,6 +78,17 @@ def test_symbols_are_listed_with_their_filters(logged_in):
     assert logged_in.get("/api/symbols/BTCUSDT/").status_code == 200
 
 
+def test_one_symbol_is_read_in_spot_unless_another_market_is_named(logged_in):
+    for market, status in (("spot", "TRADING"), ("futures", "BREAK")):
+        Symbol.objects.create(market=market, name="BTCUSDT", status=status, base_asset="BTC",
+                              quote_asset="USDT", synced_at=START, exchange_info={})
+
+    assert logged_in.get("/api/symbols/BTCUSDT/").json()["status"] == "TRADING"
+    assert logged_in.get("/api/symbols/BTCUSDT/", {"market": "futures"}).json()["status"] == (
+        "BREAK")
+    assert logged_in.get("/api/symbols/ETHUSDT/").status_code == 404
+
+
 def test_tickers_report_the_stream_state(logged_in):
     WatchedSymbol.objects.update_or_create(market="spot", symbol="BTCUSDT")
     cache.set(live.ticker_key("spot", "BTCUSDT"), {"symbol": "BTCUSDT", "price": "64000.01"})
