@@ -57,7 +57,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     @extend_schema(request=OcoPlaceInput, responses={201: OrderSerializer(many=True)},
                    filters=False)
-    @action(detail=False, methods=["post"])
+    @action(detail=False, methods=["post"], pagination_class=None)  # both legs, never a page
     def oco(self, request):
         """POST /api/orders/oco/: a spot OCO; 201 with both legs [limit leg, stop leg]."""
         placing = OcoPlaceInput(data=request.data, context={"request": request})
