@@ -250,8 +250,9 @@ ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 ACCOUNT_PREVENT_ENUMERATION = True
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env("MFA_TOTP_ISSUER", default="Trading platform")
-# Staff reach the admin only with two-factor on; exchange keys only with the code given within
-# ACCOUNT_REAUTHENTICATION_TIMEOUT seconds (tradingsite/mfa.py).
+# Staff reach the admin, make tokens and use the API by session only with two-factor on;
+# exchange keys need the code given within ACCOUNT_REAUTHENTICATION_TIMEOUT seconds
+# (tradingsite/mfa.py).
 MFA_REQUIRED_FOR_STAFF = env.bool("MFA_REQUIRED_FOR_STAFF", default=True)
 MFA_REQUIRED_FOR_EXCHANGE_KEYS = env.bool("MFA_REQUIRED_FOR_EXCHANGE_KEYS", default=True)
 ACCOUNT_REAUTHENTICATION_TIMEOUT = env.int("REAUTHENTICATION_TIMEOUT", default=300)
