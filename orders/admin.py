@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from marketdata.exchange.errors import ExchangeError
 from orders.models import Balance, Fill, FuturesSetting, Order, Position
 from orders.services import OrderRefused, order_cancel, orders_reconcile
+from tradingsite.admin import ReadOnlyAdmin  # the books change only through the order services
 
 
 class FillInline(admin.TabularInline):
@@ -14,19 +15,6 @@ class FillInline(admin.TabularInline):
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """The books change only through the order services, never by hand."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
         return False
 
 

@@ -3,8 +3,21 @@ from django.contrib import admin
 from tradingsite.models import AuditEvent
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records that change only through their services, never by hand: the books, the log."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     """Read-only for staff: the log is only ever added to (by the services)."""
 
     list_display = ["at", "action", "actor_name", "owner", "ip", "task", "portfolio_id",
@@ -20,12 +33,3 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request):
         return self.has_view_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
