@@ -82,14 +82,15 @@ def test_a_socket_left_idle_longer_than_the_layers_blocking_read_stays_open(
         asgi_live_server, trader):
     # channels_redis waits for messages with a 5 s BZPOPMIN; redis-py 8 times socket reads out
     # after 5 s by default, which tore every idle socket down (the layer's socket_timeout).
-    headers = {"Cookie": session_cookie(trader), "Origin": asgi_live_server.url}
-    with connect(asgi_live_server.ws_url + "/ws/events/", additional_headers=headers) as socket:
+    _, opened = socket_of(asgi_live_server, trader)
+    with opened as socket:
         socket.send(json.dumps({"type": "ping"}))
         assert json.loads(socket.recv(timeout=5)) == {"type": "pong"}
         with pytest.raises(TimeoutError):
             socket.recv(timeout=12)  # nothing arrives, and the socket stays open meanwhile
         send_to_user(user_id=trader.pk, event_type="order.update", data={"id": 9})
         assert json.loads(socket.recv(timeout=5)) == {"type": "order.update", "data": {"id": 9}}
+
 
 def test_the_running_server_refuses_anonymous_and_foreign_origin_sockets(asgi_live_server,
                                                                            trader):

@@ -11,7 +11,6 @@ from django.db import transaction
 from django.test import Client
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
-from websockets.sync.client import connect
 
 from backtests.optimisation import optimisation_create
 from backtests.runs import run_announce
@@ -27,7 +26,7 @@ from risk.models import EmergencyStop, EntryBlock, RiskAlert, RiskLimit
 from risk.monitor import _announce as announce_alert
 from tests.backtests.test_runs import store_candles
 from tests.support.secrets import ACCOUNT_KEY, ACCOUNT_SECRET
-from tests.test_websocket import session_cookie
+from tests.test_websocket import socket_of
 from tradingsite.models import AuditEvent
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -164,11 +163,9 @@ OWN_EVENTS = {"bot.status", "bot.decision", "order.update", "fill.new", "positio
 
 def test_b_s_socket_receives_none_of_a_s_events(request, asgi_live_server, trader,
                                                 other_trader):
-    def socket_of(user):
-        return connect(asgi_live_server.ws_url + "/ws/events/", additional_headers={
-            "Cookie": session_cookie(user), "Origin": asgi_live_server.url})
-
-    with socket_of(trader) as mine, socket_of(other_trader) as theirs:
+    _, mine_opened = socket_of(asgi_live_server, trader)
+    _, theirs_opened = socket_of(asgi_live_server, other_trader)
+    with mine_opened as mine, theirs_opened as theirs:
         # The only subscription a socket takes is public prices by symbol; a group name is
         # not a symbol, so B cannot join A's stream by naming it.
         theirs.send(json.dumps({"type": "subscribe", "symbols": [f"user-{trader.pk}"]}))
