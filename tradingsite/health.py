@@ -1,18 +1,16 @@
 """Liveness and readiness probes, JSON for load balancers and operators."""
 
 import uuid
-from datetime import datetime
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
 from marketdata import live
 from tradingsite.celery import app as celery_app
-from tradingsite.tasks import HEARTBEAT_CACHE_KEY
+from tradingsite.tasks import last_heartbeat
 
 
 def check_database() -> dict:
@@ -49,11 +47,11 @@ def heartbeat_status() -> dict:
     Right after a start no heartbeat can exist yet; that is `waiting`, not a failure.
     """
     allowed_age = 3 * settings.PLATFORM_HEARTBEAT_SECONDS + 5
-    raw = cache.get(HEARTBEAT_CACHE_KEY)
-    if raw is None:
+    last = last_heartbeat()
+    if last is None:
         uptime = (timezone.now() - PROCESS_STARTED_AT).total_seconds()
         return {"ok": uptime < allowed_age, "last": None, "waiting": uptime < allowed_age}
-    age = (timezone.now() - datetime.fromisoformat(raw)).total_seconds()
+    raw, age = last
     return {"ok": age < allowed_age, "last": raw, "age_seconds": round(age, 1)}
 
 

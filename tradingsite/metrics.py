@@ -42,7 +42,7 @@ from orders.models import Order, Position
 from orders.services import _reconciled_key as reconciled_key  # the reconciler's own record
 from portfolios.models import ExchangeAccount, Portfolio
 from tradingsite.celery import app as celery_app
-from tradingsite.tasks import HEARTBEAT_CACHE_KEY
+from tradingsite.tasks import last_heartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -269,9 +269,9 @@ def celery_queue_metrics() -> Iterator[GaugeMetricFamily]:
 def heartbeat_metrics() -> Iterator[GaugeMetricFamily]:
     """Beat schedules the heartbeat task and a worker runs it: its age says both are alive
     (absent until the first heartbeat after a start)."""
-    raw = cache.get(HEARTBEAT_CACHE_KEY)
-    if raw is not None:
-        age = (timezone.now() - datetime.fromisoformat(raw)).total_seconds()
+    last = last_heartbeat()
+    if last is not None:
+        _, age = last
         yield GaugeMetricFamily("platform_heartbeat_age_seconds", "Seconds since a worker last "
                                 "ran the heartbeat task that beat schedules.", value=age)
 
